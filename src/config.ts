@@ -33,6 +33,8 @@ export interface Config {
   corsOrigins: string[];
   /** SSE heartbeat period. */
   heartbeatMs: number;
+  /** How often a live stream re-reads the database when no notification came (jobs run by other instances). */
+  eventPollMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -85,5 +87,6 @@ export function loadConfig(env: Env, defaults: { cores?: number } = {}): Config 
     bootstrapAdminKey: env.FFEDGE_BOOTSTRAP_ADMIN_KEY || null,
     corsOrigins: (env.FFEDGE_CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     heartbeatMs: int(env, 'FFEDGE_HEARTBEAT_MS', 15_000, 50, 300_000),
+    eventPollMs: int(env, 'FFEDGE_EVENT_POLL_MS', 1_000, 20, 60_000),
   };
 }

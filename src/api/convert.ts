@@ -1,0 +1,112 @@
+/** POST /convert and POST /probe: validate, store the job, hand it to dispatch; 202 with the job and its links. */
+import { createRoute, z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { MiddlewareHandler } from 'hono';
+import { isTerminal, getJob } from '../jobs/queries.js';
+import { validateConvert } from '../media/plan.js';
+import { problems } from '../problems.js';
+import { ConvertRequestSchema, ProbeRequestSchema } from '../schemas/convert.js';
+import { JobSchema, problemResponses } from '../schemas/job.js';
+import { router, type AppEnv } from './env.js';
+import { rateLimit, requireKey } from './middleware.js';
+import { presentJob } from './present.js';
+import { acceptedHeaders, submit } from './submit.js';
+
+export const convertApi = router();
+
+const jsonBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
+  bodyLimit({
+    maxSize: c.var.platform.config.limits.bodyBytes,
+    onError: () => {
+      throw problems.tooLarge(c.var.platform.config.limits.bodyBytes);
+    },
+  })(c, next);
+
+const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) throw problems.unsupportedMedia('application/json');
+  await next();
+};
+
+convertApi.use('/convert', requireKey('jobs:write'), rateLimit(10), requireJson, jsonBodyLimit);
+convertApi.use('/probe', requireKey('jobs:write'), rateLimit(2), requireJson, jsonBodyLimit);
+
+const accepted = {
+  202: {
+    description: 'Accepted: the job is queued',
+    headers: { Location: { schema: { type: 'string' as const } } },
+    content: { 'application/json': { schema: JobSchema } },
+  },
+};
+
+convertApi.openapi(
+  createRoute({
+    method: 'post',
+    path: '/convert',
+    summary: 'Convert a media file',
+    request: {
+      headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
+      body: { required: true, content: { 'application/json': { schema: ConvertRequestSchema } } },
+    },
+    responses: { ...accepted, 409: { description: 'Idempotency key in use' }, 413: { description: 'Body too large' }, 422: { description: 'Cannot be processed' }, ...problemResponses },
+  }),
+  async (c) => {
+    const request = c.req.valid('json');
+    const found = validateConvert(request, c.var.platform.config.limits);
+    if (found.length > 0) {
+      const first = found[0]!;
+      throw problems.unprocessable(first.code, first.message, found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })));
+    }
+    const { job, replayed } = await submit(c, {
+      kind: 'convert',
+      request,
+      inputs: [{ pointer: '/input', uri: request.input }],
+      priority: request.options.priority,
+      engine: request.options.engine === 'auto' ? null : request.options.engine,
+      webhookUrl: request.webhook_url ?? null,
+    });
+    return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
+  },
+);
+
+/** Probes of small inputs usually finish within this time; the answer then comes at once with the result. */
+const PROBE_WAIT_MS = 5_000;
+
+convertApi.openapi(
+  createRoute({
+    method: 'post',
+    path: '/probe',
+    summary: 'Probe a media file: format, duration, streams. Answers 200 with the result when it finishes quickly',
+    request: {
+      headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
+      body: { required: true, content: { 'application/json': { schema: ProbeRequestSchema } } },
+    },
+    responses: { 200: { description: 'Probed', content: { 'application/json': { schema: JobSchema } } }, ...accepted, ...problemResponses },
+  }),
+  async (c) => {
+    const request = c.req.valid('json');
+    const { job, replayed } = await submit(c, {
+      kind: 'probe',
+      request,
+      inputs: [{ pointer: '/input', uri: request.input }],
+      priority: 0,
+      engine: null,
+    });
+    const { platform, apiKey } = c.var;
+    if (isTerminal(job.status)) return c.json(presentJob(job), 200);
+    const gone = new AbortController();
+    const subscription = await platform.coordinator.subscribe(job.id, gone.signal);
+    try {
+      const deadline = platform.clock() + PROBE_WAIT_MS;
+      while (platform.clock() < deadline) {
+        const current = await getJob(platform.db, job.id, apiKey.id);
+        if (current && isTerminal(current.status)) return c.json(presentJob(current), 200);
+        await subscription.next(Math.min(platform.config.eventPollMs, deadline - platform.clock()));
+      }
+    } finally {
+      subscription.close();
+      gone.abort();
+    }
+    return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
+  },
+);

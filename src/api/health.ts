@@ -1,0 +1,82 @@
+/**
+ * GET /health (liveness: the process answers) and GET /health/ready (each dependency checked with a timeout; 503
+ * naming the ones that failed, audit #25).
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { sql } from 'drizzle-orm';
+import type { Platform, ReadinessCheck } from '../platform.js';
+import { router } from './env.js';
+
+export const healthApi = router();
+
+const CHECK_TIMEOUT_MS = 2_000;
+
+const ComponentSchema = z.object({ status: z.enum(['ok', 'fail']), latency_ms: z.number(), error: z.string().optional() });
+const ReadySchema = z
+  .object({ status: z.enum(['ok', 'fail']), components: z.record(z.string(), ComponentSchema) })
+  .openapi('Readiness');
+
+healthApi.openapi(
+  createRoute({
+    method: 'get',
+    path: '/health',
+    summary: 'Liveness',
+    responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
+  }),
+  (c) => c.json({ status: 'ok' as const }, 200),
+);
+
+healthApi.openapi(
+  createRoute({
+    method: 'get',
+    path: '/health/ready',
+    summary: 'Readiness of the database, blob storage, engines and runtime-specific parts',
+    responses: {
+      200: { description: 'Ready', content: { 'application/json': { schema: ReadySchema } } },
+      503: { description: 'A component failed', content: { 'application/json': { schema: ReadySchema } } },
+    },
+  }),
+  async (c) => {
+    const platform = c.var.platform;
+    const results = await Promise.all(checksOf(platform).map((check) => run(check, platform.clock)));
+    const components = Object.fromEntries(results);
+    const ok = results.every(([, r]) => r.status === 'ok');
+    return c.json({ status: ok ? ('ok' as const) : ('fail' as const), components }, ok ? 200 : 503);
+  },
+);
+
+function checksOf(platform: Platform): ReadinessCheck[] {
+  return [
+    { name: 'database', check: async () => void (await platform.db.run(sql`select 1`)) },
+    { name: 'blobs', check: (signal) => platform.blobs.check(signal) },
+    {
+      name: 'engines',
+      check: async () => {
+        if ((await platform.engines()).length === 0) throw new Error('no engine available');
+      },
+    },
+    ...(platform.readiness ?? []),
+  ];
+}
+
+async function run(check: ReadinessCheck, clock: () => number) {
+  const started = clock();
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`));
+    }, CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([check.check(controller.signal), timeout]);
+    return [check.name, { status: 'ok' as const, latency_ms: clock() - started }] as const;
+  } catch (error) {
+    // Only the check's own short reason: readiness is for operators, but it is still public.
+    const reason = error instanceof Error && /^(timed out|no engine)/.test(error.message) ? error.message : 'unavailable';
+    return [check.name, { status: 'fail' as const, latency_ms: clock() - started, error: reason }] as const;
+  } finally {
+    clearTimeout(timer);
+  }
+}

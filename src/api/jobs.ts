@@ -1,0 +1,187 @@
+/** GET/DELETE /jobs, /jobs/:id, and a job's events (SSE), logs and outputs. */
+import { createRoute, z } from '@hono/zod-openapi';
+import { streamSSE } from 'hono/streaming';
+import * as transitions from '../jobs/transitions.js';
+import { eventsAfter, getJob, isTerminal, listJobs } from '../jobs/queries.js';
+import { problems } from '../problems.js';
+import { JobIdParams, JobListSchema, JobSchema, ListJobsQuery, problemResponses } from '../schemas/job.js';
+import { contentDisposition } from '../storage/filename.js';
+import { router } from './env.js';
+import { rateLimit, requireKey } from './middleware.js';
+import { decodeCursor, encodeCursor, presentJob } from './present.js';
+import { parseRange } from './range.js';
+
+export const jobsApi = router();
+
+jobsApi.use('/jobs', requireKey('jobs:read'), rateLimit(1));
+jobsApi.use('/jobs/*', async (c, next) =>
+  requireKey(c.req.method === 'DELETE' ? 'jobs:write' : 'jobs:read')(c, next),
+);
+jobsApi.use('/jobs/*', rateLimit(1));
+
+jobsApi.openapi(
+  createRoute({
+    method: 'get',
+    path: '/jobs',
+    summary: 'List jobs of this key, newest first by default, with keyset pagination',
+    request: { query: ListJobsQuery },
+    responses: { 200: { description: 'A page of jobs', content: { 'application/json': { schema: JobListSchema } } }, ...problemResponses },
+  }),
+  async (c) => {
+    const q = c.req.valid('query');
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    if (after === null) throw problems.validation([{ parameter: 'cursor', message: 'Not a cursor from this API.' }]);
+    const page = await listJobs(c.var.platform.db, { apiKeyId: c.var.apiKey.id, ...q, after });
+    return c.json({ items: page.items.map(presentJob), next_cursor: page.next ? encodeCursor(page.next) : null }, 200);
+  },
+);
+
+jobsApi.openapi(
+  createRoute({
+    method: 'get',
+    path: '/jobs/{id}',
+    summary: 'Get a job',
+    request: { params: JobIdParams },
+    responses: { 200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } }, ...problemResponses },
+  }),
+  async (c) => {
+    const job = await getJob(c.var.platform.db, c.req.valid('param').id, c.var.apiKey.id);
+    if (!job) throw problems.notFound('No such job.');
+    return c.json(presentJob(job), 200);
+  },
+);
+
+jobsApi.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/jobs/{id}',
+    summary: 'Cancel a queued or processing job',
+    request: { params: JobIdParams },
+    responses: {
+      200: { description: 'The cancelled job', content: { 'application/json': { schema: JobSchema } } },
+      409: { description: 'The job already finished' },
+      ...problemResponses,
+    },
+  }),
+  async (c) => {
+    const { platform, apiKey } = c.var;
+    const { id } = c.req.valid('param');
+    const cancelled = await transitions.cancel(platform.db, id, apiKey.id, platform.clock());
+    if (!cancelled) {
+      const job = await getJob(platform.db, id, apiKey.id);
+      if (!job) throw problems.notFound('No such job.');
+      throw problems.conflict('JOB_FINISHED', `The job is already ${job.status}.`);
+    }
+    // The runner learns of it through the coordinator at once, and through its next lease renewal at the latest.
+    await platform.coordinator.notify(id);
+    return c.json(presentJob(cancelled), 200);
+  },
+);
+
+jobsApi.openapi(
+  createRoute({
+    method: 'get',
+    path: '/jobs/{id}/events',
+    summary: 'Follow a job: Server-Sent Events `status` and `progress`, then `done`; resumes from Last-Event-ID',
+    request: { params: JobIdParams },
+    responses: { 200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } }, ...problemResponses },
+  }),
+  async (c) => {
+    const { platform, apiKey } = c.var;
+    const { id } = c.req.valid('param');
+    if (!(await getJob(platform.db, id, apiKey.id))) throw problems.notFound('No such job.');
+    const resumeFrom = c.req.header('last-event-id') ?? c.req.query('last_event_id');
+    let cursor = resumeFrom && /^\d{1,15}$/.test(resumeFrom) ? Number(resumeFrom) : 0;
+    const { heartbeatMs, eventPollMs } = platform.config;
+
+    return streamSSE(c, async (stream) => {
+      const gone = new AbortController();
+      stream.onAbort(() => gone.abort());
+      const subscription = await platform.coordinator.subscribe(id, gone.signal);
+      let quietSince = platform.clock();
+      try {
+        while (!gone.signal.aborted) {
+          const events = await eventsAfter(platform.db, id, cursor);
+          for (const event of events) {
+            await stream.writeSSE({ id: String(event.id), event: event.type, data: JSON.stringify(event.data) });
+            cursor = event.id;
+            quietSince = platform.clock();
+            if (event.type === 'status' && isTerminal(String(event.data.status))) {
+              const job = await getJob(platform.db, id, apiKey.id);
+              await stream.writeSSE({ event: 'done', data: JSON.stringify(job ? presentJob(job) : null) });
+              return;
+            }
+          }
+          if (events.length > 0) continue;
+          await subscription.next(Math.min(eventPollMs, heartbeatMs));
+          if (platform.clock() - quietSince >= heartbeatMs) {
+            await stream.write(': heartbeat\n\n');
+            quietSince = platform.clock();
+          }
+        }
+      } finally {
+        subscription.close();
+      }
+    });
+  },
+);
+
+jobsApi.openapi(
+  createRoute({
+    method: 'get',
+    path: '/jobs/{id}/logs',
+    summary: "The tail of ffmpeg's log for the job's last attempt, with server paths removed",
+    request: { params: JobIdParams },
+    responses: { 200: { description: 'Log text', content: { 'text/plain': { schema: z.string() } } }, ...problemResponses },
+  }),
+  async (c) => {
+    const job = await getJob(c.var.platform.db, c.req.valid('param').id, c.var.apiKey.id);
+    if (!job) throw problems.notFound('No such job.');
+    return c.text(job.logTail ?? '', 200);
+  },
+);
+
+jobsApi.openapi(
+  createRoute({
+    method: 'get',
+    path: '/jobs/{id}/outputs/{name}',
+    summary: 'Download an output; supports Range',
+    request: {
+      params: JobIdParams.extend({ name: z.string().min(1).max(255).openapi({ param: { name: 'name', in: 'path' } }) }),
+    },
+    responses: {
+      200: { description: 'The file' },
+      206: { description: 'Part of the file' },
+      416: { description: 'Range not satisfiable' },
+      ...problemResponses,
+    },
+  }),
+  async (c) => {
+    const { platform, apiKey } = c.var;
+    const { id, name } = c.req.valid('param');
+    const job = await getJob(platform.db, id, apiKey.id);
+    const output = job?.status === 'completed' ? job.outputs?.find((o) => o.name === name) : undefined;
+    if (!output) throw problems.notFound('No such output.');
+    const range = parseRange(c.req.header('range'), output.size);
+    if (range === 'unsatisfiable') {
+      return new Response(null, { status: 416, headers: { 'content-range': `bytes */${output.size}` } });
+    }
+    const blob = await platform.blobs.get(output.key, range ?? undefined);
+    if (!blob) throw problems.notFound('The output is no longer stored.');
+    const headers = new Headers({
+      'content-type': output.content_type,
+      'accept-ranges': 'bytes',
+      'content-disposition': contentDisposition(output.name),
+      'cache-control': 'private, max-age=0',
+    });
+    if (output.sha256) headers.set('etag', `"${output.sha256}"`);
+    if (!range) {
+      headers.set('content-length', String(output.size));
+      return new Response(blob.body, { status: 200, headers });
+    }
+    const end = range.offset + range.length - 1;
+    headers.set('content-length', String(range.length));
+    headers.set('content-range', `bytes ${range.offset}-${end}/${output.size}`);
+    return new Response(blob.body, { status: 206, headers });
+  },
+);

@@ -1,0 +1,59 @@
+/** How a job row looks to a client: no key ids, no blob keys, no lease details. */
+import type { Job } from '../db/schema.js';
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function presentJob(job: Job) {
+  const self = `/api/v1/jobs/${job.id}`;
+  return {
+    id: job.id,
+    kind: job.kind,
+    status: job.status,
+    priority: job.priority,
+    engine: job.engine,
+    progress: {
+      percentage: job.progressPercentage,
+      stage: job.progressStage as 'queued',
+      fps: job.progressFps,
+      speed: job.progressSpeed,
+      out_time_s: job.progressOutTimeS,
+      eta_s: job.progressEtaS,
+    },
+    attempts: job.attempts,
+    max_attempts: job.maxAttempts,
+    error:
+      job.errorCode && (job.status === 'failed' || job.status === 'cancelled')
+        ? { code: job.errorCode, message: job.errorMessage ?? '' }
+        : null,
+    outputs: (job.outputs ?? []).map((o) => ({
+      name: o.name,
+      size: o.size,
+      content_type: o.content_type,
+      url: `${self}/outputs/${encodeURIComponent(o.name)}`,
+    })),
+    result: job.result ?? null,
+    request: job.request,
+    created_at: iso(job.createdAt)!,
+    started_at: iso(job.startedAt),
+    finished_at: iso(job.finishedAt),
+    links: { self, events: `${self}/events`, logs: `${self}/logs` },
+  };
+}
+
+export function encodeCursor(cursor: { createdAt: number; id: string }): string {
+  return btoa(JSON.stringify([cursor.createdAt, cursor.id])).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+/** Null for anything that is not a cursor this server made. */
+export function decodeCursor(value: string): { createdAt: number; id: string } | null {
+  try {
+    if (!/^[A-Za-z0-9_-]+$/.test(value)) return null;
+    const parsed: unknown = JSON.parse(atob(value.replaceAll('-', '+').replaceAll('_', '/')));
+    if (!Array.isArray(parsed) || parsed.length !== 2) return null;
+    const [createdAt, id] = parsed as unknown[];
+    if (!Number.isSafeInteger(createdAt) || typeof id !== 'string' || !/^[0-9a-f-]{36}$/.test(id)) return null;
+    return { createdAt: createdAt as number, id };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * What every job-creating endpoint shares: input checks, the Idempotency-Key, the insert that enforces the
+ * concurrency quota, and the hand-off to dispatch. Validation is complete before anything is stored (audit #13).
+ */
+import type { Context } from 'hono';
+import { and, eq } from 'drizzle-orm';
+import { uploads, type Job, type JobKind } from '../db/schema.js';
+import { createJob } from '../jobs/create.js';
+import { problems } from '../problems.js';
+import { parseInputUri, StorageUriError, type InputLocation } from '../storage/uri.js';
+import type { AppEnv } from './env.js';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export interface Submission {
+  kind: JobKind;
+  request: Record<string, unknown>;
+  /** JSON pointer of the input URI in the request body. */
+  inputs: { pointer: string; uri: string }[];
+  priority: number;
+  engine: string | null;
+  webhookUrl?: string | null;
+}
+
+export async function checkInput(c: Context<AppEnv>, pointer: string, uri: string): Promise<InputLocation> {
+  const { platform, apiKey } = c.var;
+  const schemes = platform.config.localRoot ? (['upload', 'local'] as const) : (['upload'] as const);
+  let location: InputLocation;
+  try {
+    location = parseInputUri(uri, schemes);
+  } catch (error) {
+    if (error instanceof StorageUriError) {
+      throw problems.validation([{ pointer, message: error.message, allowed: error.allowedSchemes }]);
+    }
+    throw error;
+  }
+  if (location.kind === 'upload') {
+    const found = await platform.db
+      .select({ id: uploads.id })
+      .from(uploads)
+      .where(and(eq(uploads.id, location.id), eq(uploads.apiKeyId, apiKey.id)))
+      .get();
+    if (!found) throw problems.unprocessable('INPUT_NOT_FOUND', 'No upload with this id belongs to this key.', [{ pointer, message: 'unknown upload' }]);
+  }
+  return location;
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Key order does not change what a request means, so it does not change its idempotency hash. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export async function submit(c: Context<AppEnv>, submission: Submission): Promise<{ job: Job; replayed: boolean }> {
+  const { platform, apiKey } = c.var;
+  for (const input of submission.inputs) await checkInput(c, input.pointer, input.uri);
+
+  const idempotencyKey = c.req.header('idempotency-key');
+  if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    throw problems.validation([{ parameter: 'Idempotency-Key', message: 'Use 1 to 255 visible ASCII characters.' }]);
+  }
+  const { job, replayed } = await createJob(platform.db, {
+    id: platform.ids(),
+    apiKeyId: apiKey.id,
+    kind: submission.kind,
+    request: submission.request,
+    priority: submission.priority,
+    engine: submission.engine,
+    maxAttempts: platform.config.maxAttempts,
+    concurrentLimit: platform.config.limits.concurrentJobs,
+    webhookUrl: submission.webhookUrl ?? null,
+    now: platform.clock(),
+    ...(idempotencyKey === undefined
+      ? {}
+      : { idempotency: { key: idempotencyKey, requestHash: await sha256Hex(`${submission.kind}\n${canonicalJson(submission.request)}`) } }),
+  });
+  if (!replayed) {
+    await platform.coordinator.notify(job.id);
+    await platform.dispatch.queued({ id: job.id, kind: job.kind, priority: job.priority });
+  }
+  return { job, replayed };
+}
+
+export function acceptedHeaders(job: Job, replayed: boolean): Record<string, string> {
+  return { location: `/api/v1/jobs/${job.id}`, ...(replayed ? { 'idempotent-replayed': 'true' } : {}) };
+}

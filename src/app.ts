@@ -1,0 +1,83 @@
+/**
+ * Builds the Hono app from a Platform. Every runtime (runtime/node.ts, runtime/worker.ts, runtime/deno.ts) calls this
+ * and nothing else of the HTTP layer; each resource's routes live in its own module under api/.
+ */
+import { HTTPException } from 'hono/http-exception';
+import { cors } from 'hono/cors';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import { capabilitiesApi } from './api/capabilities.js';
+import { convertApi } from './api/convert.js';
+import { router } from './api/env.js';
+import { healthApi } from './api/health.js';
+import { jobsApi } from './api/jobs.js';
+import { uploadsApi } from './api/uploads.js';
+import type { Platform } from './platform.js';
+import { Problem, problems } from './problems.js';
+
+export function createApp(platform: Platform) {
+  const app = router();
+
+  app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 128 }));
+  app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-site' }));
+  if (platform.config.corsOrigins.length > 0) {
+    app.use('*', cors({ origin: platform.config.corsOrigins, exposeHeaders: ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After'] }));
+  }
+  app.use('*', async (c, next) => {
+    c.set('platform', platform);
+    await next();
+  });
+
+  app.route('/', healthApi);
+  app.route('/api/v1', capabilitiesApi);
+  app.route('/api/v1', uploadsApi);
+  app.route('/api/v1', convertApi);
+  app.route('/api/v1', jobsApi);
+
+  app.doc31('/api/v1/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'ffedge', version: '1', description: 'FFmpeg jobs at the edge' },
+    security: [{ bearer: [] }],
+  });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+
+  answerWrongMethods(app);
+
+  app.notFound((c) => problems.notFound().toResponse(c.var.requestId ?? ''));
+  app.onError((error, c) => {
+    const instance = c.var.requestId ?? '';
+    if (error instanceof Problem) return error.toResponse(instance);
+    if (error instanceof HTTPException) {
+      if (error.status === 413) return problems.tooLarge(platform.config.limits.bodyBytes).toResponse(instance);
+      if (error.status === 400) return problems.badRequest('The request body is not valid JSON.').toResponse(instance);
+    }
+    // The client gets a request id; the details stay in the server log (audit #9).
+    platform.log.error('unhandled error', {
+      request_id: instance,
+      path: new URL(c.req.url).pathname,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    return problems.internal().toResponse(instance);
+  });
+
+  return app;
+}
+
+/** A known path with an unsupported method gets 405 with Allow, not 404. */
+function answerWrongMethods(app: ReturnType<typeof router>): void {
+  const allowed = new Map<string, Set<string>>();
+  for (const route of app.routes) {
+    if (route.method === 'ALL' || route.path.endsWith('*')) continue;
+    const set = allowed.get(route.path) ?? new Set<string>();
+    set.add(route.method);
+    if (route.method === 'GET') set.add('HEAD');
+    allowed.set(route.path, set);
+  }
+  for (const [path, methods] of allowed) {
+    app.all(path, () => {
+      throw problems.methodNotAllowed([...methods].sort());
+    });
+  }
+}
+
+export type App = ReturnType<typeof createApp>;

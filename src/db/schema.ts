@@ -1,0 +1,153 @@
+/**
+ * The one schema shared by D1 (Workers) and libSQL (Node, Deno). Times are integer milliseconds since the epoch.
+ * Migrations are generated from this file by drizzle-kit (`npm run db:generate`) into src/db/migrations; the
+ * event triggers live in a hand-written migration next to them.
+ */
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const JOB_STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const ACTIVE_STATUSES = ['queued', 'processing'] as const satisfies readonly JobStatus[];
+export const JOB_KINDS = ['convert', 'probe'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+export const apiKeys = sqliteTable('api_keys', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  /** Hex SHA-256 of the secret part; the secret itself is never stored. */
+  secretHash: text('secret_hash').notNull(),
+  scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
+  tier: text('tier').notNull().default('standard'),
+  createdAt: integer('created_at').notNull(),
+  revokedAt: integer('revoked_at'),
+});
+
+export const jobs = sqliteTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    apiKeyId: text('api_key_id').notNull(),
+    kind: text('kind', { enum: JOB_KINDS }).notNull(),
+    status: text('status', { enum: JOB_STATUSES }).notNull(),
+    priority: integer('priority').notNull().default(0),
+    engine: text('engine'),
+    request: text('request', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    progressPercentage: real('progress_percentage'),
+    progressStage: text('progress_stage').notNull().default('queued'),
+    progressFps: real('progress_fps'),
+    progressSpeed: real('progress_speed'),
+    progressOutTimeS: real('progress_out_time_s'),
+    progressEtaS: real('progress_eta_s'),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull(),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: integer('lease_until'),
+    version: integer('version').notNull().default(0),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    outputs: text('outputs', { mode: 'json' }).$type<JobOutput[]>(),
+    result: text('result', { mode: 'json' }).$type<Record<string, unknown>>(),
+    logTail: text('log_tail'),
+    batchId: text('batch_id'),
+    idempotencyKey: text('idempotency_key'),
+    webhookUrl: text('webhook_url'),
+    webhookEvents: text('webhook_events', { mode: 'json' }).$type<string[]>(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    index('jobs_key_created').on(t.apiKeyId, t.createdAt, t.id),
+    index('jobs_key_status_created').on(t.apiKeyId, t.status, t.createdAt, t.id),
+    index('jobs_status_lease').on(t.status, t.leaseUntil),
+    index('jobs_claim').on(t.status, t.priority, t.createdAt),
+    index('jobs_batch').on(t.batchId),
+    uniqueIndex('jobs_key_idempotency').on(t.apiKeyId, t.idempotencyKey),
+  ],
+);
+
+export interface JobOutput {
+  name: string;
+  key: string;
+  size: number;
+  content_type: string;
+  sha256?: string;
+}
+
+/** Append-only per job; progress rows are bounded by the trigger that writes them. */
+export const jobEvents = sqliteTable(
+  'job_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    jobId: text('job_id').notNull(),
+    type: text('type', { enum: ['status', 'progress'] }).notNull(),
+    data: text('data').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('job_events_job').on(t.jobId, t.id)],
+);
+
+export const idempotency = sqliteTable(
+  'idempotency',
+  {
+    apiKeyId: text('api_key_id').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    /** Null while the first request is still creating its job. */
+    jobId: text('job_id'),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_expires').on(t.expiresAt)],
+);
+
+export const uploads = sqliteTable(
+  'uploads',
+  {
+    id: text('id').primaryKey(),
+    apiKeyId: text('api_key_id').notNull(),
+    key: text('key').notNull(),
+    size: integer('size').notNull(),
+    sha256: text('sha256').notNull(),
+    filename: text('filename'),
+    contentType: text('content_type'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('uploads_key_created').on(t.apiKeyId, t.createdAt)],
+);
+
+export const presets = sqliteTable(
+  'presets',
+  {
+    id: text('id').primaryKey(),
+    apiKeyId: text('api_key_id').notNull(),
+    name: text('name').notNull(),
+    body: text('body', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('presets_key_name').on(t.apiKeyId, t.name)],
+);
+
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    jobId: text('job_id').notNull(),
+    event: text('event').notNull(),
+    payload: text('payload').notNull(),
+    attempt: integer('attempt').notNull().default(0),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    responseStatus: integer('response_status'),
+    error: text('error'),
+    nextAttemptAt: integer('next_attempt_at'),
+    createdAt: integer('created_at').notNull(),
+    deliveredAt: integer('delivered_at'),
+  },
+  (t) => [index('webhook_deliveries_job').on(t.jobId, t.createdAt), index('webhook_deliveries_due').on(t.status, t.nextAttemptAt)],
+);
+
+export type Job = typeof jobs.$inferSelect;
+export type NewJob = typeof jobs.$inferInsert;
+export type ApiKey = typeof apiKeys.$inferSelect;

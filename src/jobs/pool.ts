@@ -1,0 +1,105 @@
+/**
+ * The in-process pool of Node and Deno: claims queued jobs while it has free slots, sweeps expired leases, and on
+ * shutdown stops claiming, lets running jobs finish for a grace period, then gives the rest back to the queue.
+ */
+import type { Db } from '../db/client.js';
+import type { Job } from '../db/schema.js';
+import type { Dispatch, Logger } from '../platform.js';
+import * as transitions from './transitions.js';
+
+export interface PoolOptions {
+  db: Db;
+  size: number;
+  owner: string;
+  leaseMs: number;
+  sweepIntervalMs: number;
+  clock: () => number;
+  log: Logger;
+  run: (job: Job, owner: string, shutdown: AbortSignal) => Promise<void>;
+  /** Called after a sweep changed jobs, so live streams can be told. */
+  changed?: (jobIds: string[]) => Promise<void>;
+}
+
+export interface Pool extends Dispatch {
+  start(): void;
+  /** Resolves once no job of this pool is running. */
+  stop(graceMs: number): Promise<void>;
+  running(): number;
+}
+
+export function createPool(options: PoolOptions): Pool {
+  const { db, owner, clock, log } = options;
+  const running = new Map<string, Promise<void>>();
+  const shutdown = new AbortController();
+  let accepting = false;
+  let pumping: Promise<void> | null = null;
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  async function fill(): Promise<void> {
+    while (accepting && running.size < options.size) {
+      const job = await transitions.claim(db, { owner, ms: options.leaseMs }, clock());
+      if (!job) return;
+      const task = options
+        .run(job, owner, shutdown.signal)
+        .catch((error) => log.error('runner crashed', { job_id: job.id, error: error instanceof Error ? error.stack : String(error) }))
+        .finally(() => {
+          running.delete(job.id);
+          void pump();
+        });
+      running.set(job.id, task);
+    }
+  }
+
+  // One fill at a time; a request to pump during a fill runs another fill after it.
+  let again = false;
+  function pump(): Promise<void> {
+    if (pumping) {
+      again = true;
+      return pumping;
+    }
+    pumping = (async () => {
+      do {
+        again = false;
+        await fill().catch((error) => log.error('claim failed', { error: String(error) }));
+      } while (again && accepting);
+      pumping = null;
+    })();
+    return pumping;
+  }
+
+  async function sweep(): Promise<void> {
+    const changed = await transitions.sweep(db, clock());
+    if (changed.length > 0) {
+      log.warn('expired leases swept', { jobs: changed.map((j) => `${j.id}:${j.status}`) });
+      await options.changed?.(changed.map((j) => j.id));
+    }
+  }
+
+  return {
+    async queued() {
+      void pump();
+    },
+    start() {
+      accepting = true;
+      timer = setInterval(() => {
+        void sweep()
+          .catch((error) => log.error('sweep failed', { error: String(error) }))
+          .then(pump);
+      }, options.sweepIntervalMs);
+      void sweep().catch(() => undefined).then(pump);
+    },
+    async stop(graceMs) {
+      accepting = false;
+      clearInterval(timer);
+      await pumping;
+      const all = Promise.allSettled([...running.values()]);
+      const graceOver = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref?.());
+      if ((await Promise.race([all, graceOver])) === 'timeout') {
+        log.warn('shutdown grace period over; returning running jobs to the queue', { jobs: [...running.keys()] });
+        shutdown.abort();
+        await all;
+      }
+    },
+    running: () => running.size,
+  };
+}

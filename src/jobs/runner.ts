@@ -1,0 +1,226 @@
+/**
+ * Runs one claimed job on an engine that works on files (native ffmpeg on Node or Deno): fetch the input into a
+ * per-job temp dir, probe, plan, run, upload the outputs, complete. The temp dir is removed on every path (audit
+ * #4); all file I/O is async and streamed (audits #5, #17); losing the lease or a cancel stops ffmpeg at once.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Config } from '../config.js';
+import type { Db } from '../db/client.js';
+import type { Job, JobOutput } from '../db/schema.js';
+import { EngineError, type Engine, type ProbeResult } from '../engine/engine.js';
+import { planConvert } from '../media/plan.js';
+import type { Progress } from '../media/progress-types.js';
+import type { Coordinator, Logger } from '../platform.js';
+import type { ConvertRequest } from '../schemas/convert.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { outputKey } from '../storage/keys.js';
+import { parseInputUri, resolveLocalPath } from '../storage/uri.js';
+import * as transitions from './transitions.js';
+
+export interface RunnerDeps {
+  db: Db;
+  blobs: BlobStore;
+  engine: Engine;
+  coordinator: Coordinator;
+  config: Config;
+  clock: () => number;
+  log: Logger;
+  /** Parent of the per-job temp dirs. */
+  tmpRoot: string;
+}
+
+/** A failure with a code and a client-safe message; `retryable` says whether another attempt could succeed. */
+export class JobError extends Error {
+  constructor(
+    readonly code: string,
+    readonly safeMessage: string,
+    readonly retryable: boolean,
+    readonly logTail = '',
+  ) {
+    super(safeMessage);
+    this.name = 'JobError';
+  }
+}
+
+const PROGRESS_WRITE_MS = 500;
+
+export async function runJob(deps: RunnerDeps, job: Job, owner: string, shutdown: AbortSignal): Promise<void> {
+  const { db, config, clock } = deps;
+  const lease = { owner, ms: config.leaseMs };
+  const stop = new AbortController();
+  const lost = () => stop.abort(new JobError('LEASE_LOST', 'The job was cancelled or taken over.', false));
+  const stopOnShutdown = () => stop.abort(new JobError('SHUTDOWN', 'The server is shutting down.', true));
+  shutdown.addEventListener('abort', stopOnShutdown, { once: true });
+
+  // A cancel is seen at once through the coordinator, and within a lease renewal at the latest.
+  const subscription = await deps.coordinator.subscribe(job.id, stop.signal);
+  const renew = async (progress?: Partial<Progress>) => {
+    if (stop.signal.aborted) return;
+    const ours = await transitions.renew(db, job.id, lease, clock(), progress);
+    if (!ours) lost();
+    else if (progress) await deps.coordinator.notify(job.id);
+  };
+  const watchCancel = (async () => {
+    while (!stop.signal.aborted) {
+      // Woken by a notification (perhaps a cancel) or by the heartbeat period; either way the renewal decides.
+      await subscription.next(Math.max(250, Math.floor(config.leaseMs / 3)));
+      if (stop.signal.aborted) return;
+      await renew().catch((error) => deps.log.warn('lease renewal failed', { job_id: job.id, error: String(error) }));
+    }
+  })();
+
+  let dir: string | null = null;
+  const uploaded: string[] = [];
+  try {
+    dir = await mkdtemp(join(deps.tmpRoot, `job-${job.id}-`));
+    const outcome = await execute(deps, job, dir, stop.signal, renew, uploaded);
+    if (stop.signal.aborted) throw stop.signal.reason;
+    const done = await transitions.complete(db, job.id, owner, clock(), outcome);
+    if (!done) {
+      // Someone else finished first, or the job was cancelled: the first completion wins, ours is discarded.
+      await discard(deps.blobs, uploaded);
+    }
+  } catch (caught) {
+    const error = stop.signal.aborted ? stop.signal.reason : caught;
+    await discard(deps.blobs, uploaded);
+    if (error instanceof JobError && error.code === 'LEASE_LOST') {
+      // The job is already cancelled or re-queued; there is nothing of ours to record.
+    } else if (error instanceof JobError && error.code === 'SHUTDOWN') {
+      await transitions.release(db, job.id, owner, clock());
+    } else {
+      const failure = toJobError(error);
+      if (!(error instanceof JobError) && !(error instanceof EngineError)) {
+        deps.log.error('job failed unexpectedly', { job_id: job.id, error: error instanceof Error ? error.stack : String(error) });
+      }
+      await transitions.fail(db, job.id, owner, clock(), {
+        code: failure.code,
+        message: failure.safeMessage,
+        retryable: failure.retryable,
+        logTail: failure.logTail,
+      });
+    }
+  } finally {
+    stop.abort(stop.signal.reason ?? new JobError('DONE', 'done', false));
+    shutdown.removeEventListener('abort', stopOnShutdown);
+    subscription.close();
+    await watchCancel.catch(() => undefined);
+    if (dir) await rm(dir, { recursive: true, force: true });
+    await deps.coordinator.notify(job.id);
+  }
+}
+
+async function execute(
+  deps: RunnerDeps,
+  job: Job,
+  dir: string,
+  signal: AbortSignal,
+  renew: (progress?: Partial<Progress>) => Promise<void>,
+  uploaded: string[],
+): Promise<{ outputs: JobOutput[]; result?: Record<string, unknown>; logTail?: string }> {
+  const request = job.request as { input: string };
+  await renew({ stage: 'fetching' });
+  await fetchInput(deps, request.input, join(dir, 'input'), signal);
+
+  await renew({ stage: 'probing' });
+  const probe = await deps.engine.probe('input', { cwd: dir, signal, timeoutMs: 60_000 });
+  checkInputLimits(deps.config, probe);
+  if (job.kind === 'probe') return { outputs: [], result: { ...probe } };
+
+  const plan = planConvert(job.request as unknown as ConvertRequest, probe, deps.config.limits);
+  if (Array.isArray(plan)) {
+    const first = plan[0];
+    throw new JobError(first?.code ?? 'INVALID_REQUEST', first?.message ?? 'The request cannot be applied to this input.', false);
+  }
+
+  await renew({ stage: 'processing', percentage: plan.expectedDurationS ? 0 : null });
+  let lastWrite = 0;
+  const run = await deps.engine.run({
+    args: plan.args,
+    cwd: dir,
+    expectedDurationS: plan.expectedDurationS,
+    timeoutMs: deps.config.jobTimeoutMs,
+    signal,
+    onProgress: (progress) => {
+      const now = deps.clock();
+      if (now - lastWrite < PROGRESS_WRITE_MS) return;
+      lastWrite = now;
+      void renew(progress).catch((error) => deps.log.warn('progress write failed', { job_id: job.id, error: String(error) }));
+    },
+  });
+
+  await renew({ stage: 'uploading' });
+  const outputs: JobOutput[] = [];
+  for (const output of plan.outputs) {
+    const key = outputKey(job.id, job.attempts, output.name);
+    uploaded.push(key);
+    const body = Readable.toWeb(createReadStream(join(dir, output.file))) as ReadableStream<Uint8Array>;
+    const stored = await deps.blobs.put(key, body, { contentType: output.contentType });
+    outputs.push({ name: output.name, key, size: stored.size, content_type: output.contentType, sha256: stored.sha256 });
+  }
+  return { outputs, result: { input: probe }, logTail: run.logTail };
+}
+
+/** Streams an `upload:` into the temp dir with the input size limit; links a `local:` file (confined to its root). */
+async function fetchInput(deps: RunnerDeps, uri: string, target: string, signal: AbortSignal): Promise<void> {
+  const location = parseInputUri(uri, deps.config.localRoot ? ['upload', 'local'] : ['upload']);
+  if (location.kind === 'local') {
+    const source = await resolveLocalPath(deps.config.localRoot!, location.path).catch(() => {
+      throw new JobError('INPUT_NOT_FOUND', 'The local input cannot be read.', false);
+    });
+    if ((await stat(source)).size > deps.config.limits.inputBytes) throw inputTooLarge(deps.config.limits.inputBytes);
+    await symlink(source, target);
+    return;
+  }
+  const blob = await deps.blobs.get(location.key);
+  if (!blob) throw new JobError('INPUT_NOT_FOUND', 'The uploaded input no longer exists.', false);
+  const limit = deps.config.limits.inputBytes;
+  let seen = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      callback(seen > limit ? inputTooLarge(limit) : null, chunk);
+    },
+  });
+  await pipeline(Readable.fromWeb(blob.body as import('node:stream/web').ReadableStream), counter, createWriteStream(target, { flags: 'wx' }), {
+    signal,
+  });
+}
+
+function checkInputLimits(config: Config, probe: ProbeResult): void {
+  const limits = config.limits;
+  if (probe.duration_s !== null && probe.duration_s > limits.inputDurationS) {
+    throw new JobError('LIMIT_EXCEEDED', `The input is longer than the limit of ${limits.inputDurationS} s.`, false);
+  }
+  for (const stream of probe.streams) {
+    if (stream.type === 'video' && stream.width && stream.height && stream.width * stream.height > limits.outputPixels) {
+      throw new JobError('LIMIT_EXCEEDED', `The input frame is larger than the limit of ${limits.outputPixels} pixels.`, false);
+    }
+  }
+}
+
+const inputTooLarge = (limit: number) => new JobError('INPUT_TOO_LARGE', `The input exceeds the limit of ${limit} bytes.`, false);
+
+function toJobError(error: unknown): JobError {
+  if (error instanceof JobError) return error;
+  if (error instanceof EngineError) {
+    switch (error.code) {
+      case 'TIMEOUT':
+        return new JobError('TIMEOUT', 'The job took longer than its time limit.', false, error.logTail);
+      case 'PROBE_FAILED':
+        return new JobError('INVALID_INPUT', 'The input is not a media file ffmpeg can read.', false, error.logTail);
+      case 'ENGINE_UNAVAILABLE':
+        return new JobError('ENGINE_UNAVAILABLE', 'No engine could run the job.', true, error.logTail);
+      default:
+        return new JobError('FFMPEG_FAILED', error.safeMessage, false, error.logTail);
+    }
+  }
+  return new JobError('INTERNAL', 'The job failed because of an internal error.', true);
+}
+
+async function discard(blobs: BlobStore, keys: string[]): Promise<void> {
+  await Promise.all(keys.map((key) => blobs.delete(key).catch(() => undefined)));
+}

@@ -1,0 +1,74 @@
+/**
+ * The ports between the core and a runtime (DESIGN.md, "Ports"). app.ts is built from a Platform; runtime/ and
+ * durable-objects/ provide one per runtime. Nothing in the core imports a runtime directly.
+ */
+import type { Config, Limits } from './config.js';
+import type { Db } from './db/client.js';
+import type { EngineCapabilities } from './engine/engine.js';
+import type { BlobStore } from './storage/blob-store.js';
+
+export interface Subscription {
+  /** Resolves true when the job changed since the last call (or since subscribing), false after timeoutMs. */
+  next(timeoutMs: number): Promise<boolean>;
+  close(): void;
+}
+
+/** Per-job live notifications. The database holds the state; the coordinator only says "look again". */
+export interface Coordinator {
+  notify(jobId: string): Promise<void>;
+  subscribe(jobId: string, signal: AbortSignal): Promise<Subscription>;
+}
+
+export interface RateDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Seconds until the bucket is full again. */
+  resetS: number;
+  /** Seconds until the request would be allowed; 0 when allowed. */
+  retryAfterS: number;
+  windowS: number;
+}
+
+export interface Limiter {
+  take(apiKeyId: string, cost: number, limits: Limits): Promise<RateDecision>;
+}
+
+export interface Dispatch {
+  /** A job was queued (created or re-queued): run it when capacity allows. */
+  queued(job: { id: string; kind: string; priority: number }): Promise<void>;
+}
+
+export interface ReadinessCheck {
+  name: string;
+  check(signal: AbortSignal): Promise<void>;
+}
+
+export interface Logger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface Platform {
+  runtime: 'node' | 'deno' | 'workers';
+  db: Db;
+  blobs: BlobStore;
+  coordinator: Coordinator;
+  limiter: Limiter;
+  dispatch: Dispatch;
+  /** Engines this deployment can run jobs on, for /capabilities and readiness. */
+  engines(): Promise<EngineCapabilities[]>;
+  /** Extra readiness checks a runtime adds (queue, pool...). Database, blobs and engines are always checked. */
+  readiness?: ReadinessCheck[];
+  config: Config;
+  clock: () => number;
+  ids: () => string;
+  log: Logger;
+}
+
+export const consoleLogger: Logger = {
+  info: (message, fields) => console.log(JSON.stringify({ level: 'info', message, ...fields })),
+  warn: (message, fields) => console.warn(JSON.stringify({ level: 'warn', message, ...fields })),
+  error: (message, fields) => console.error(JSON.stringify({ level: 'error', message, ...fields })),
+};

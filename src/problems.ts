@@ -1,0 +1,137 @@
+/**
+ * RFC 9457 problem details. Every error a client sees is built here, from a code and a safe message: no stack, no
+ * server path and no upstream text ever reaches a response (audit #9).
+ */
+import type { ZodError } from 'zod';
+
+export interface ProblemItem {
+  /** JSON Pointer into the request body, e.g. `/output/video/codec`. */
+  pointer?: string;
+  /** Name of the query, path or header parameter at fault. */
+  parameter?: string;
+  message: string;
+  allowed?: readonly (string | number)[];
+  suggestion?: string | number;
+}
+
+export interface ProblemInit {
+  status: number;
+  code: string;
+  title: string;
+  detail?: string;
+  errors?: ProblemItem[];
+  headers?: Record<string, string>;
+}
+
+export class Problem extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly title: string;
+  readonly detail: string | undefined;
+  readonly errors: ProblemItem[] | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(init: ProblemInit) {
+    super(init.detail ?? init.title);
+    this.name = 'Problem';
+    this.status = init.status;
+    this.code = init.code;
+    this.title = init.title;
+    this.detail = init.detail;
+    this.errors = init.errors;
+    this.headers = init.headers ?? {};
+  }
+
+  toResponse(instance: string): Response {
+    const body = {
+      type: `https://ffedge.dev/problems/${this.code.toLowerCase().replaceAll('_', '-')}`,
+      title: this.title,
+      status: this.status,
+      ...(this.detail === undefined ? {} : { detail: this.detail }),
+      instance,
+      code: this.code,
+      ...(this.errors === undefined ? {} : { errors: this.errors }),
+    };
+    return new Response(JSON.stringify(body), {
+      status: this.status,
+      headers: { 'content-type': 'application/problem+json', ...this.headers },
+    });
+  }
+}
+
+export const problems = {
+  badRequest: (detail: string, errors?: ProblemItem[]) =>
+    new Problem({ status: 400, code: 'BAD_REQUEST', title: 'Bad request', detail, errors }),
+  validation: (errors: ProblemItem[], detail = 'The request is not valid.') =>
+    new Problem({ status: 400, code: 'VALIDATION_FAILED', title: 'Validation failed', detail, errors }),
+  unprocessable: (code: string, detail: string, errors?: ProblemItem[]) =>
+    new Problem({ status: 422, code, title: 'Request cannot be processed', detail, errors }),
+  unauthorized: (detail = 'A valid API key is required.') =>
+    new Problem({
+      status: 401,
+      code: 'UNAUTHORIZED',
+      title: 'Unauthorized',
+      detail,
+      headers: { 'www-authenticate': 'Bearer realm="ffedge"' },
+    }),
+  forbidden: (detail: string) => new Problem({ status: 403, code: 'FORBIDDEN', title: 'Forbidden', detail }),
+  notFound: (detail = 'No such resource.') => new Problem({ status: 404, code: 'NOT_FOUND', title: 'Not found', detail }),
+  methodNotAllowed: (allow: string[]) =>
+    new Problem({
+      status: 405,
+      code: 'METHOD_NOT_ALLOWED',
+      title: 'Method not allowed',
+      detail: `Allowed methods: ${allow.join(', ')}.`,
+      headers: { allow: allow.join(', ') },
+    }),
+  conflict: (code: string, detail: string) => new Problem({ status: 409, code, title: 'Conflict', detail }),
+  tooLarge: (limit: number) =>
+    new Problem({
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+      title: 'Payload too large',
+      detail: `The body exceeds the limit of ${limit} bytes.`,
+    }),
+  unsupportedMedia: (expected: string) =>
+    new Problem({
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      title: 'Unsupported media type',
+      detail: `Send ${expected}.`,
+    }),
+  tooManyRequests: (code: string, detail: string, retryAfterS: number, headers: Record<string, string> = {}) =>
+    new Problem({
+      status: 429,
+      code,
+      title: 'Too many requests',
+      detail,
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterS))), ...headers },
+    }),
+  internal: () =>
+    new Problem({
+      status: 500,
+      code: 'INTERNAL',
+      title: 'Internal error',
+      detail: 'Something went wrong on our side. Quote the request id when you report it.',
+    }),
+  unavailable: (detail: string) =>
+    new Problem({ status: 503, code: 'UNAVAILABLE', title: 'Service unavailable', detail }),
+};
+
+/** RFC 6901 pointer for a zod issue path. */
+export function toPointer(path: readonly PropertyKey[]): string {
+  return path.map((p) => '/' + String(p).replaceAll('~', '~0').replaceAll('/', '~1')).join('');
+}
+
+export function fromZodError(error: ZodError, target: string): Problem {
+  const errors = error.issues.map((issue): ProblemItem => {
+    const item: ProblemItem =
+      target === 'json'
+        ? { pointer: toPointer(issue.path), message: issue.message }
+        : { parameter: issue.path.map(String).join('.') || target, message: issue.message };
+    if ('values' in issue && Array.isArray(issue.values)) item.allowed = issue.values as (string | number)[];
+    if (issue.code === 'unrecognized_keys') item.message = `Unknown field(s): ${issue.keys.join(', ')}.`;
+    return item;
+  });
+  return problems.validation(errors);
+}

@@ -1,0 +1,100 @@
+/**
+ * API keys look like `ffe_<id>_<secret>`. Only the SHA-256 of the secret is stored; lookup is by id, and the
+ * comparison is constant-time, with a dummy comparison for unknown ids so timing does not reveal which ids exist
+ * (audit #33).
+ */
+import { eq } from 'drizzle-orm';
+import { timingSafeEqual } from 'hono/utils/buffer';
+import type { Db } from '../db/client.js';
+import { apiKeys, type ApiKey } from '../db/schema.js';
+
+export const SCOPES = ['jobs:read', 'jobs:write', 'keys:manage', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+export const DEFAULT_SCOPES: Scope[] = ['jobs:read', 'jobs:write'];
+
+const KEY_PATTERN = /^ffe_([a-z0-9]{16})_([A-Za-z0-9_-]{43})$/;
+// The hash of no real secret: compared against when the id is unknown, so both paths do the same work.
+const DUMMY_HASH = '0'.repeat(64);
+
+export interface ParsedKey {
+  id: string;
+  secret: string;
+}
+
+export function parseKey(value: string): ParsedKey | null {
+  const match = KEY_PATTERN.exec(value);
+  return match ? { id: match[1]!, secret: match[2]! } : null;
+}
+
+export async function hashSecret(secret: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function randomBase32(length: number): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  return [...bytes].map((b) => alphabet[b & 31]).join('');
+}
+
+function randomSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+}
+
+export interface CreatedKey {
+  id: string;
+  /** Shown once; never stored. */
+  key: string;
+  name: string;
+  scopes: Scope[];
+}
+
+export async function createKey(
+  db: Db,
+  init: { name: string; scopes?: Scope[]; tier?: string; now: number },
+): Promise<CreatedKey> {
+  const id = randomBase32(16);
+  const secret = randomSecret();
+  const scopes = init.scopes ?? DEFAULT_SCOPES;
+  await db.insert(apiKeys).values({
+    id,
+    name: init.name,
+    secretHash: await hashSecret(secret),
+    scopes,
+    tier: init.tier ?? 'standard',
+    createdAt: init.now,
+  });
+  return { id, key: `ffe_${id}_${secret}`, name: init.name, scopes };
+}
+
+/**
+ * Stores a key whose full value comes from configuration (FFEDGE_BOOTSTRAP_ADMIN_KEY). Idempotent: a restart with
+ * the same value keeps the row; a changed secret for the same id replaces the hash.
+ */
+export async function bootstrapAdminKey(db: Db, value: string, now: number): Promise<string> {
+  const parsed = parseKey(value);
+  if (!parsed) throw new Error('FFEDGE_BOOTSTRAP_ADMIN_KEY is not a key of the form ffe_<16 base32>_<43 base64url>');
+  const secretHash = await hashSecret(parsed.secret);
+  await db
+    .insert(apiKeys)
+    .values({ id: parsed.id, name: 'bootstrap admin', secretHash, scopes: ['admin'], createdAt: now })
+    .onConflictDoUpdate({ target: apiKeys.id, set: { secretHash, scopes: ['admin'], revokedAt: null } });
+  return parsed.id;
+}
+
+/** Returns the key row for a presented value, or null; takes the same steps whether or not the id exists. */
+export async function verifyKey(db: Db, presented: string): Promise<ApiKey | null> {
+  const parsed = parseKey(presented);
+  const secretHash = await hashSecret(parsed?.secret ?? presented);
+  const row = parsed ? await db.select().from(apiKeys).where(eq(apiKeys.id, parsed.id)).get() : undefined;
+  const matches = await timingSafeEqual(secretHash, row?.secretHash ?? DUMMY_HASH);
+  if (!row || !matches || row.revokedAt !== null) return null;
+  return row;
+}
+
+export function hasScope(key: Pick<ApiKey, 'scopes'>, scope: Scope): boolean {
+  return key.scopes.includes('admin') || key.scopes.includes(scope);
+}

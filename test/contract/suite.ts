@@ -1,0 +1,335 @@
+/**
+ * The HTTP contract of ffedge, one suite run against every runtime: Node (node.test.ts, a real HTTP server on a
+ * temp libSQL file) and workerd (workers.test.ts, D1 and Durable Objects). The harness gives a fetch and fresh keys;
+ * jobs are not executed here, so every job stays where the API put it.
+ */
+import { describe, expect, it } from 'vitest';
+
+export interface Harness {
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** A new API key with these scopes (default jobs:read + jobs:write). */
+  key(scopes?: string[]): Promise<string>;
+  /** The configured per-key concurrent-job limit and upload limit. */
+  concurrentJobs: number;
+  uploadBytes: number;
+}
+
+export function contractSuite(name: string, harness: () => Harness): void {
+  const h = () => harness();
+  const auth = (key: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, ...extra });
+  const json = (key: string, body: unknown, extra: Record<string, string> = {}): RequestInit => ({
+    method: 'POST',
+    headers: auth(key, { 'content-type': 'application/json', ...extra }),
+    body: JSON.stringify(body),
+  });
+
+  async function upload(key: string, bytes = new Uint8Array([1, 2, 3, 4])): Promise<string> {
+    const res = await h().fetch('/api/v1/uploads?filename=clip.mp4', {
+      method: 'POST',
+      headers: auth(key, { 'content-type': 'video/mp4' }),
+      body: bytes,
+    });
+    expect(res.status).toBe(201);
+    return ((await res.json()) as { uri: string }).uri;
+  }
+
+  async function convert(key: string, input: string, extra: Record<string, string> = {}, output: unknown = 'mp4') {
+    return h().fetch('/api/v1/convert', json(key, { input, output }, extra));
+  }
+
+  async function expectProblem(res: Response, status: number, code: string) {
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ status, code, title: expect.any(String), instance: expect.any(String) });
+    expect(body.instance).toBe(res.headers.get('x-request-id'));
+    return body as { errors?: { pointer?: string; parameter?: string; message: string; allowed?: unknown[]; suggestion?: unknown }[]; detail?: string };
+  }
+
+  describe(`contract (${name})`, () => {
+    describe('auth', () => {
+      it('refuses a missing key with 401 and a Bearer challenge', async () => {
+        const res = await h().fetch('/api/v1/jobs');
+        await expectProblem(res, 401, 'UNAUTHORIZED');
+        expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      });
+
+      it('refuses malformed keys, unknown ids and wrong secrets alike', async () => {
+        const good = await h().key();
+        const wrongSecret = good.slice(0, -4) + (good.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+        const unknownId = 'ffe_' + 'a'.repeat(16) + good.slice(20);
+        for (const value of ['nope', 'ffe_short_x', wrongSecret, unknownId]) {
+          const body = await expectProblem(await h().fetch('/api/v1/jobs', { headers: auth(value) }), 401, 'UNAUTHORIZED');
+          expect(body.detail).toBe('The API key is not valid.');
+        }
+      });
+
+      it('accepts the key in Authorization or X-API-Key', async () => {
+        const key = await h().key();
+        expect((await h().fetch('/api/v1/jobs', { headers: auth(key) })).status).toBe(200);
+        expect((await h().fetch('/api/v1/jobs', { headers: { 'x-api-key': key } })).status).toBe(200);
+      });
+
+      it('enforces scopes: a read-only key cannot create jobs', async () => {
+        const writer = await h().key();
+        const reader = await h().key(['jobs:read']);
+        const input = await upload(writer);
+        await expectProblem(await convert(reader, input), 403, 'FORBIDDEN');
+      });
+    });
+
+    describe('errors and headers', () => {
+      it('answers unknown routes with a 404 problem, X-Request-Id and security headers', async () => {
+        const res = await h().fetch('/api/v1/nothing-here');
+        await expectProblem(res, 404, 'NOT_FOUND');
+        expect(res.headers.get('x-request-id')).toMatch(/^[\w-]{8,}$/);
+        expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      });
+
+      it('answers a wrong method on a known path with 405 and Allow', async () => {
+        const key = await h().key();
+        const res = await h().fetch('/api/v1/jobs', { method: 'PUT', headers: auth(key) });
+        await expectProblem(res, 405, 'METHOD_NOT_ALLOWED');
+        expect(res.headers.get('allow')).toContain('GET');
+      });
+
+      it('keeps a client-sent request id', async () => {
+        const res = await h().fetch('/health', { headers: { 'x-request-id': 'client-id-12345' } });
+        expect(res.headers.get('x-request-id')).toBe('client-id-12345');
+      });
+    });
+
+    describe('validation', () => {
+      it('points at the field at fault and lists the allowed values', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const res = await h().fetch('/api/v1/convert', json(key, { input, output: { format: 'mp4', video: { codec: 'divx' } } }));
+        const body = await expectProblem(res, 400, 'VALIDATION_FAILED');
+        const item = body.errors?.find((e) => e.pointer === '/output/video/codec' || e.pointer === '/output');
+        expect(item).toBeDefined();
+      });
+
+      it('refuses unknown fields, missing fields, bad JSON and wrong content types', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const unknown = await expectProblem(
+          await h().fetch('/api/v1/convert', json(key, { input, output: 'mp4', shell: 'rm -rf /' })),
+          400,
+          'VALIDATION_FAILED',
+        );
+        expect(unknown.errors?.[0]?.message).toMatch(/shell/);
+        const missing = await expectProblem(await h().fetch('/api/v1/convert', json(key, { output: 'mp4' })), 400, 'VALIDATION_FAILED');
+        expect(missing.errors?.map((e) => e.pointer)).toContain('/input');
+        await expectProblem(
+          await h().fetch('/api/v1/convert', { method: 'POST', headers: auth(key, { 'content-type': 'application/json' }), body: '{"input":' }),
+          400,
+          'BAD_REQUEST',
+        );
+        await expectProblem(
+          await h().fetch('/api/v1/convert', { method: 'POST', headers: auth(key, { 'content-type': 'text/plain' }), body: 'mp4 please' }),
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+        );
+      });
+
+      it('refuses a codec the container cannot hold, with the allowed codecs and a suggestion', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const res = await convert(key, input, {}, { format: 'mp4', video: { codec: 'vp8' } });
+        const body = await expectProblem(res, 422, 'INVALID_CODEC_FORMAT');
+        expect(body.errors?.[0]).toMatchObject({ pointer: '/output/video/codec', allowed: expect.arrayContaining(['h264']) });
+        expect(body.errors?.[0]?.suggestion).toBeDefined();
+      });
+
+      it('refuses an input that is not this key’s upload', async () => {
+        const a = await h().key();
+        const b = await h().key();
+        const input = await upload(a);
+        await expectProblem(await convert(b, input), 422, 'INPUT_NOT_FOUND');
+        await expectProblem(await convert(a, 'upload:01938f5e-7c4a-7b3e-9b1a-2f6d7e8a9b0c'), 422, 'INPUT_NOT_FOUND');
+        const scheme = await expectProblem(await convert(a, 'file:///etc/passwd'), 400, 'VALIDATION_FAILED');
+        expect(scheme.errors?.[0]?.pointer).toBe('/input');
+      });
+
+      it('audit #8: a JSON body over the limit is refused with 413', async () => {
+        const key = await h().key();
+        const res = await h().fetch('/api/v1/convert', json(key, { input: 'upload:x', output: 'mp4', pad: 'x'.repeat(200_000) }));
+        await expectProblem(res, 413, 'PAYLOAD_TOO_LARGE');
+      });
+
+      it('audit #8: an upload over the limit is refused with 413 and nothing is stored', async () => {
+        const key = await h().key();
+        const res = await h().fetch('/api/v1/uploads', {
+          method: 'POST',
+          headers: auth(key, { 'content-type': 'application/octet-stream' }),
+          body: new Uint8Array(h().uploadBytes + 1),
+        });
+        await expectProblem(res, 413, 'PAYLOAD_TOO_LARGE');
+      });
+
+      it('audit #22: a unicode upload name is kept NFC-normalised; a bidi trick is refused', async () => {
+        const key = await h().key();
+        const name = encodeURIComponent('Cafe\u0301 видео 動画.mp4');
+        const ok = await h().fetch(`/api/v1/uploads?filename=${name}`, { method: 'POST', headers: auth(key), body: new Uint8Array([1]) });
+        expect(ok.status).toBe(201);
+        expect(((await ok.json()) as { filename: string }).filename).toBe('Caf\u00e9 видео 動画.mp4');
+        const trick = encodeURIComponent('invoice\u202Egnp.exe');
+        const bad = await h().fetch(`/api/v1/uploads?filename=${trick}`, { method: 'POST', headers: auth(key), body: new Uint8Array([1]) });
+        const body = await expectProblem(bad, 400, 'VALIDATION_FAILED');
+        expect(body.errors?.[0]?.parameter).toBe('filename');
+      });
+    });
+
+    describe('jobs', () => {
+      it('creates, gets, lists and cancels a job', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const created = await convert(key, input);
+        expect(created.status).toBe(202);
+        const job = (await created.json()) as { id: string; status: string; links: { self: string } };
+        expect(job.status).toBe('queued');
+        expect(job.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        expect(created.headers.get('location')).toBe(job.links.self);
+
+        const got = await h().fetch(job.links.self, { headers: auth(key) });
+        expect(got.status).toBe(200);
+        expect(await got.json()).toMatchObject({ id: job.id, kind: 'convert', status: 'queued', progress: { stage: 'queued', percentage: null } });
+
+        const list = (await (await h().fetch('/api/v1/jobs', { headers: auth(key) })).json()) as { items: { id: string }[] };
+        expect(list.items.map((j) => j.id)).toEqual([job.id]);
+
+        const cancelled = await h().fetch(job.links.self, { method: 'DELETE', headers: auth(key) });
+        expect(cancelled.status).toBe(200);
+        expect(await cancelled.json()).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
+        await expectProblem(await h().fetch(job.links.self, { method: 'DELETE', headers: auth(key) }), 409, 'JOB_FINISHED');
+      });
+
+      it('hides other keys’ jobs', async () => {
+        const a = await h().key();
+        const b = await h().key();
+        const job = (await (await convert(a, await upload(a))).json()) as { id: string };
+        await expectProblem(await h().fetch(`/api/v1/jobs/${job.id}`, { headers: auth(b) }), 404, 'NOT_FOUND');
+        await expectProblem(await h().fetch(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: auth(b) }), 404, 'NOT_FOUND');
+        const list = (await (await h().fetch('/api/v1/jobs', { headers: auth(b) })).json()) as { items: unknown[] };
+        expect(list.items).toEqual([]);
+      });
+
+      it('pages with a keyset cursor: no repeats, no gaps, stable order', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const ids: string[] = [];
+        for (let i = 0; i < 7; i++) {
+          const job = (await (await convert(key, input)).json()) as { id: string };
+          ids.push(job.id);
+          // Cancel as we go so the concurrency limit never stops the setup.
+          expect((await h().fetch(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: auth(key) })).status).toBe(200);
+        }
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const query: string = cursor ? `&cursor=${cursor}` : '';
+          const page = (await (await h().fetch(`/api/v1/jobs?limit=3${query}`, { headers: auth(key) })).json()) as {
+            items: { id: string }[];
+            next_cursor: string | null;
+          };
+          expect(page.items.length).toBeLessThanOrEqual(3);
+          seen.push(...page.items.map((j) => j.id));
+          cursor = page.next_cursor;
+        } while (cursor);
+        expect(seen).toEqual([...ids].reverse());
+        const ascending = (await (await h().fetch('/api/v1/jobs?sort=created_at&limit=100&status=cancelled', { headers: auth(key) })).json()) as {
+          items: { id: string }[];
+        };
+        expect(ascending.items.map((j) => j.id)).toEqual(ids);
+      });
+
+      it('audit #6: hostile filter, sort, limit and cursor values get 400 and reach no query', async () => {
+        const key = await h().key();
+        for (const query of [
+          "status=queued' OR '1'='1",
+          'sort=created_at;DROP TABLE jobs',
+          'sort=api_key_id',
+          'kind=convert%00',
+          'limit=1000',
+          'limit=-1',
+          'cursor=eyJzcWwiOiIxPTEifQ',
+          'cursor=not%20a%20cursor',
+          'unknown=1',
+        ]) {
+          await expectProblem(await h().fetch(`/api/v1/jobs?${query}`, { headers: auth(key) }), 400, 'VALIDATION_FAILED');
+        }
+        expect((await h().fetch('/api/v1/jobs', { headers: auth(key) })).status).toBe(200);
+      });
+    });
+
+    describe('idempotency', () => {
+      it('audit #2: a retry with the same Idempotency-Key and body returns the first job', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const first = await convert(key, input, { 'idempotency-key': 'order-42' });
+        const again = await convert(key, input, { 'idempotency-key': 'order-42' });
+        expect(first.status).toBe(202);
+        expect(again.status).toBe(202);
+        expect(again.headers.get('idempotent-replayed')).toBe('true');
+        expect(((await again.json()) as { id: string }).id).toBe(((await first.json()) as { id: string }).id);
+        const list = (await (await h().fetch('/api/v1/jobs', { headers: auth(key) })).json()) as { items: unknown[] };
+        expect(list.items).toHaveLength(1);
+      });
+
+      it('refuses the same Idempotency-Key with a different body (422)', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        expect((await convert(key, input, { 'idempotency-key': 'k-1' })).status).toBe(202);
+        await expectProblem(await convert(key, input, { 'idempotency-key': 'k-1' }, 'webm'), 422, 'IDEMPOTENCY_KEY_REUSED');
+      });
+
+      it('audit #2: concurrent submissions with one Idempotency-Key make exactly one job', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const responses = await Promise.all(Array.from({ length: 10 }, () => convert(key, input, { 'idempotency-key': 'same' })));
+        const statuses = responses.map((r) => r.status);
+        expect(statuses.every((s) => s === 202 || s === 409)).toBe(true);
+        const ids = new Set<string>();
+        for (const r of responses) if (r.status === 202) ids.add(((await r.json()) as { id: string }).id);
+        expect(ids.size).toBe(1);
+        const list = (await (await h().fetch('/api/v1/jobs', { headers: auth(key) })).json()) as { items: unknown[] };
+        expect(list.items).toHaveLength(1);
+      });
+    });
+
+    describe('quota', () => {
+      it('audit #23: 50 parallel submissions admit exactly the concurrent-job limit; the rest get 429 with Retry-After', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const responses = await Promise.all(Array.from({ length: 50 }, () => convert(key, input)));
+        const accepted = responses.filter((r) => r.status === 202);
+        const refused = responses.filter((r) => r.status === 429);
+        expect(accepted).toHaveLength(h().concurrentJobs);
+        expect(refused).toHaveLength(50 - h().concurrentJobs);
+        for (const r of refused) {
+          expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+          expect(((await r.json()) as { code: string }).code).toBe('CONCURRENCY_LIMIT');
+        }
+        const list = (await (await h().fetch('/api/v1/jobs?status=queued', { headers: auth(key) })).json()) as { items: unknown[] };
+        expect(list.items).toHaveLength(h().concurrentJobs);
+      });
+    });
+
+    describe('health', () => {
+      it('answers liveness and readiness', async () => {
+        expect(await (await h().fetch('/health')).json()).toEqual({ status: 'ok' });
+        const ready = await h().fetch('/health/ready');
+        const body = (await ready.json()) as { components: Record<string, { status: string }> };
+        expect(Object.keys(body.components)).toEqual(expect.arrayContaining(['database', 'blobs', 'engines']));
+        expect(body.components.database?.status).toBe('ok');
+        expect(body.components.blobs?.status).toBe('ok');
+      });
+
+      it('publishes an OpenAPI document', async () => {
+        const doc = (await (await h().fetch('/api/v1/openapi.json')).json()) as { paths: Record<string, unknown> };
+        expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/convert', '/api/v1/jobs/{id}', '/api/v1/uploads']));
+      });
+    });
+  });
+}
