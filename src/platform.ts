@@ -44,6 +44,11 @@ export interface ReadinessCheck {
   check(signal: AbortSignal): Promise<void>;
 }
 
+export interface LocalFiles {
+  /** The canonical path of a regular file confined to the local root, or why it cannot be used (safe text). */
+  resolve(path: string): Promise<{ ok: true; path: string } | { ok: false; code: string; message: string }>;
+}
+
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -59,6 +64,8 @@ export interface Platform {
   dispatch: Dispatch;
   /** Engines this deployment can run jobs on, for /capabilities and readiness. */
   engines(): Promise<EngineCapabilities[]>;
+  /** `local:` inputs, where the runtime has a file system and config.localRoot is set. */
+  localFiles?: LocalFiles;
   /** Extra readiness checks a runtime adds (queue, pool...). Database, blobs and engines are always checked. */
   readiness?: ReadinessCheck[];
   config: Config;

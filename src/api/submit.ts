@@ -24,7 +24,7 @@ export interface Submission {
 
 export async function checkInput(c: Context<AppEnv>, pointer: string, uri: string): Promise<InputLocation> {
   const { platform, apiKey } = c.var;
-  const schemes = platform.config.localRoot ? (['upload', 'local'] as const) : (['upload'] as const);
+  const schemes = platform.localFiles ? (['upload', 'local'] as const) : (['upload'] as const);
   let location: InputLocation;
   try {
     location = parseInputUri(uri, schemes);
@@ -33,6 +33,14 @@ export async function checkInput(c: Context<AppEnv>, pointer: string, uri: strin
       throw problems.validation([{ pointer, message: error.message, allowed: error.allowedSchemes }]);
     }
     throw error;
+  }
+  if (location.kind === 'local') {
+    const resolved = await platform.localFiles?.resolve(location.path);
+    if (!resolved?.ok) {
+      throw problems.unprocessable('INPUT_NOT_FOUND', 'The local input cannot be used.', [
+        { pointer, message: resolved?.message ?? 'local inputs are not available here' },
+      ]);
+    }
   }
   if (location.kind === 'upload') {
     const found = await platform.db

@@ -18,7 +18,8 @@ import type { Coordinator, Logger } from '../platform.js';
 import type { ConvertRequest } from '../schemas/convert.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { outputKey } from '../storage/keys.js';
-import { parseInputUri, resolveLocalPath } from '../storage/uri.js';
+import { resolveLocalPath } from '../storage/local-path.js';
+import { parseInputUri } from '../storage/uri.js';
 import * as transitions from './transitions.js';
 
 export interface RunnerDeps {

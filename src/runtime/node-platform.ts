@@ -2,7 +2,7 @@
  * The Platform of a Node (or Deno) process: libSQL, local blobs, an in-process coordinator, limiter and pool, and
  * native ffmpeg. Used by the node and deno entries and by tests, which start it on a temp dir.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { uuidv7 } from 'uuidv7';
@@ -12,7 +12,8 @@ import type { Engine, EngineCapabilities } from '../engine/engine.js';
 import { createLocalCoordinator, type LocalCoordinator } from '../jobs/local-coordinator.js';
 import { createPool, type Pool } from '../jobs/pool.js';
 import { runJob } from '../jobs/runner.js';
-import { consoleLogger, type Logger, type Platform } from '../platform.js';
+import { consoleLogger, type LocalFiles, type Logger, type Platform } from '../platform.js';
+import { LocalPathError, resolveLocalPath } from '../storage/local-path.js';
 import { bootstrapAdminKey } from '../security/api-keys.js';
 import { createMemoryLimiter } from '../security/memory-limiter.js';
 import { createLocalBlobStore } from '../storage/local.js';
@@ -22,6 +23,8 @@ export interface NodePlatform extends Platform {
   coordinator: LocalCoordinator;
   pool: Pool;
   engine: Engine;
+  /** This process's parent dir of per-job temp dirs. */
+  workspace: string;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -40,9 +43,11 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
   const dataDir = resolve(env.FFEDGE_DATA_DIR ?? './data');
   const dbUrl = env.FFEDGE_DB_URL ?? `file:${join(dataDir, 'ffedge.db')}`;
   const blobRoot = resolve(env.FFEDGE_BLOB_DIR ?? join(dataDir, 'blobs'));
-  const tmpRoot = resolve(env.FFEDGE_TMP_DIR ?? join(tmpdir(), 'ffedge'));
+  const tmpParent = resolve(env.FFEDGE_TMP_DIR ?? join(tmpdir(), 'ffedge'));
   await mkdir(blobRoot, { recursive: true });
-  await mkdir(tmpRoot, { recursive: true });
+  await removeDeadWorkspaces(tmpParent);
+  // Each process works in a dir named after its pid, so a later process can tell a crashed one's leftovers.
+  const tmpRoot = await mkdtemp(join(tmpParent, `${process.pid}-`));
 
   const opened: OpenedDb = await openLibsql(dbUrl, env.FFEDGE_DB_AUTH_TOKEN);
   const { db } = opened;
@@ -80,6 +85,8 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     dispatch: pool,
     pool,
     engine,
+    workspace: tmpRoot,
+    ...(config.localRoot ? { localFiles: localFiles(config.localRoot) } : {}),
     engines() {
       const found: Promise<EngineCapabilities[]> =
         engines ??
@@ -100,6 +107,39 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     async close(graceMs = 25_000) {
       await pool.stop(graceMs);
       opened.client.close();
+      await rm(tmpRoot, { recursive: true, force: true });
     },
   };
+}
+
+function localFiles(root: string): LocalFiles {
+  return {
+    async resolve(path) {
+      try {
+        return { ok: true, path: await resolveLocalPath(root, path) };
+      } catch (error) {
+        if (error instanceof LocalPathError) return { ok: false, code: error.code, message: error.message };
+        throw error;
+      }
+    },
+  };
+}
+
+/** Removes the temp dirs of processes on this host that died without cleaning up (SIGKILL, power loss). */
+async function removeDeadWorkspaces(parent: string): Promise<void> {
+  await mkdir(parent, { recursive: true });
+  for (const entry of await readdir(parent)) {
+    const pid = Number(/^(\d+)-/.exec(entry)?.[1]);
+    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    await rm(join(parent, entry), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

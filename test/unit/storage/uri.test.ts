@@ -3,13 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uploadKey } from '../../../src/storage/keys.js';
-import {
-  LocalPathError,
-  StorageUriError,
-  parseInputUri,
-  resolveLocalPath,
-  type LocalPathErrorCode,
-} from '../../../src/storage/uri.js';
+import { LocalPathError, resolveLocalPath, type LocalPathErrorCode } from '../../../src/storage/local-path.js';
+import { StorageUriError, parseInputUri } from '../../../src/storage/uri.js';
 
 const UUID = '0190b6a4-7c3e-7d2a-9f1b-2c3d4e5f6a7b';
 

@@ -1,0 +1,95 @@
+/**
+ * Audits #27 and #31: a server process dies mid-job (SIGKILL of it and its ffmpeg); another process on the same
+ * database sweeps the expired lease, runs the job again and completes it exactly once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { client } from '../helpers/api.js';
+import { makeClip } from '../helpers/media.js';
+import { childPids, ffmpegPidsUnder } from '../helpers/procs.js';
+import { readEvents } from '../helpers/sse.js';
+
+const ADMIN = `ffe_${'d'.repeat(16)}_${'K'.repeat(43)}`;
+const children: ChildProcess[] = [];
+let dir: string;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function startProcess(port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
+    env: {
+      PATH: process.env.PATH,
+      PORT: String(port),
+      FFEDGE_DATA_DIR: join(dir, 'data'),
+      FFEDGE_TMP_DIR: join(dir, 'tmp'),
+      FFEDGE_LEASE_MS: '1500',
+      FFEDGE_SWEEP_MS: '250',
+      FFEDGE_POOL_SIZE: '1',
+      FFEDGE_BOOTSTRAP_ADMIN_KEY: ADMIN,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return child;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error('server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+afterAll(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('a worker that dies mid-job', () => {
+  it('audit #27 / #31: the job is re-run by another process and completes exactly once', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ffedge-death-'));
+    const portA = await freePort();
+    const a = await startProcess(portA);
+    const apiA = client({ fetch: (p, i) => fetch(`http://127.0.0.1:${portA}${p}`, i) }, ADMIN);
+    await makeClip(join(dir, 'clip.mp4'), { seconds: 6, size: '1280x720', audio: true });
+    const input = await apiA.upload(join(dir, 'clip.mp4'));
+    const job = await apiA.convert({ input, output: { format: 'mp4', video: { codec: 'h264', preset: 'slow' } } });
+    await apiA.waitFor(job.id, ['processing'], 30_000, (j) => j.progress.stage === 'processing');
+    await expect.poll(() => ffmpegPidsUnder(join(dir, 'tmp')), { timeout: 10_000 }).not.toEqual([]);
+
+    // The worker dies: the server process and its ffmpeg, with no chance to clean up or say anything.
+    const victims = [a.pid!, ...(await childPids(a.pid!))];
+    for (const pid of victims) process.kill(pid, 'SIGKILL');
+    await expect.poll(() => ffmpegPidsUnder(join(dir, 'tmp')), { timeout: 5_000 }).toEqual([]);
+
+    const portB = await freePort();
+    await startProcess(portB);
+    const apiB = client({ fetch: (p, i) => fetch(`http://127.0.0.1:${portB}${p}`, i) }, ADMIN);
+    const done = await apiB.waitFor(job.id, ['completed', 'failed'], 120_000);
+    expect(done).toMatchObject({ status: 'completed', attempts: 2, error: null });
+    expect(done.outputs).toHaveLength(1);
+
+    const events = await readEvents(await fetch(`http://127.0.0.1:${portB}${done.links.events}`, { headers: apiB.headers() }));
+    const statuses = events.filter((e) => e.event === 'status').map((e) => JSON.parse(e.data).status);
+    expect(statuses).toEqual(['queued', 'processing', 'queued', 'processing', 'completed']);
+
+    // The dead process's temp dir was removed by the process that came after it.
+    const left = await readdir(join(dir, 'tmp'));
+    expect(left).toHaveLength(1);
+    expect(await readdir(join(dir, 'tmp', left[0]!))).toEqual([]);
+  }, 240_000);
+});
