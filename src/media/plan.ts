@@ -32,6 +32,7 @@ export const INPUT_FILE = 'input';
 export const BASE_ARGS: readonly string[] = ['-hide_banner', '-nostdin', '-y', '-progress', 'pipe:1', '-nostats'];
 
 export interface PlanOutput {
+  /** Shown to clients, used in the output's URL and as its download file name. */
   name: string;
   /** Relative to the job's temp dir. */
   file: string;
@@ -120,7 +121,8 @@ export function planConvert(req: ConvertRequest, input: ProbeResult, limits: Lim
   ];
   return {
     args,
-    outputs: [{ name: 'output', file, contentType: format.contentType }],
+    // The name is also the download's file name, so it carries the extension.
+    outputs: [{ name: file, file, contentType: format.contentType }],
     expectedDurationS: trim.expectedDurationS,
   };
 }

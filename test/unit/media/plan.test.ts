@@ -53,7 +53,7 @@ describe('planConvert: golden argv', () => {
         '-movflags', '+faststart',
         '-f', 'mp4', 'output.mp4',
       ],
-      outputs: [{ name: 'output', file: 'output.mp4', contentType: 'video/mp4' }],
+      outputs: [{ name: 'output.mp4', file: 'output.mp4', contentType: 'video/mp4' }],
       expectedDurationS: 10,
     });
   });
@@ -94,7 +94,7 @@ describe('planConvert: golden argv', () => {
       '-c:a', 'libopus',
       '-f', 'webm', 'output.webm',
     ]);
-    expect(result.outputs).toEqual([{ name: 'output', file: 'output.webm', contentType: 'video/webm' }]);
+    expect(result.outputs).toEqual([{ name: 'output.webm', file: 'output.webm', contentType: 'video/webm' }]);
   });
 
   it('webm vp9/opus trimmed by start and duration, scaled to an exact size', () => {
@@ -121,7 +121,7 @@ describe('planConvert: golden argv', () => {
     const result = expectPlan(plan({ output: 'mp3' }));
     expect(result).toEqual({
       args: [...HEAD, '-i', 'input', '-map', '0:1', '-vn', '-c:a', 'libmp3lame', '-f', 'mp3', 'output.mp3'],
-      outputs: [{ name: 'output', file: 'output.mp3', contentType: 'audio/mpeg' }],
+      outputs: [{ name: 'output.mp3', file: 'output.mp3', contentType: 'audio/mpeg' }],
       expectedDurationS: 10,
     });
   });
