@@ -54,7 +54,7 @@ export class Problem extends Error {
     };
     return new Response(JSON.stringify(body), {
       status: this.status,
-      headers: { 'content-type': 'application/problem+json', ...this.headers },
+      headers: { 'content-type': 'application/problem+json', 'x-request-id': instance, ...this.headers },
     });
   }
 }
@@ -91,6 +91,8 @@ export const problems = {
       code: 'PAYLOAD_TOO_LARGE',
       title: 'Payload too large',
       detail: `The body exceeds the limit of ${limit} bytes.`,
+      // The rest of the body is not read: the connection cannot carry another request.
+      headers: { connection: 'close' },
     }),
   unsupportedMedia: (expected: string) =>
     new Problem({

@@ -13,11 +13,8 @@ import { parseRange } from './range.js';
 
 export const jobsApi = router();
 
-jobsApi.use('/jobs', requireKey('jobs:read'), rateLimit(1));
-jobsApi.use('/jobs/*', async (c, next) =>
-  requireKey(c.req.method === 'DELETE' ? 'jobs:write' : 'jobs:read')(c, next),
-);
-jobsApi.use('/jobs/*', rateLimit(1));
+// `/jobs/*` also matches `/jobs` itself: one authentication and one charge per request.
+jobsApi.use('/jobs/*', (c, next) => requireKey(c.req.method === 'DELETE' ? 'jobs:write' : 'jobs:read')(c, next), rateLimit(1));
 
 jobsApi.openapi(
   createRoute({
@@ -99,7 +96,17 @@ jobsApi.openapi(
       stream.onAbort(() => gone.abort());
       const subscription = await platform.coordinator.subscribe(id, gone.signal);
       let quietSince = platform.clock();
+      const sendDone = async () => {
+        const job = await getJob(platform.db, id, apiKey.id);
+        await stream.writeSSE({ event: 'done', data: JSON.stringify(job ? presentJob(job) : null) });
+      };
       try {
+        // A client resuming after the final status has nothing left to see but the end.
+        const current = await getJob(platform.db, id, apiKey.id);
+        if (current && isTerminal(current.status) && (await eventsAfter(platform.db, id, cursor, 1)).length === 0) {
+          await sendDone();
+          return;
+        }
         while (!gone.signal.aborted) {
           const events = await eventsAfter(platform.db, id, cursor);
           for (const event of events) {
@@ -107,8 +114,7 @@ jobsApi.openapi(
             cursor = event.id;
             quietSince = platform.clock();
             if (event.type === 'status' && isTerminal(String(event.data.status))) {
-              const job = await getJob(platform.db, id, apiKey.id);
-              await stream.writeSSE({ event: 'done', data: JSON.stringify(job ? presentJob(job) : null) });
+              await sendDone();
               return;
             }
           }

@@ -1,4 +1,3 @@
-/// <reference types="@cloudflare/vitest-pool-workers/types" />
 /**
  * The JobCoordinator Durable Object and the Worker-side Coordinator over it (src/runtime/worker-coordinator.ts):
  * notifications reach subscribers, and a subscription that is closed, aborted or whose client goes away is freed

@@ -1,4 +1,3 @@
-/// <reference types="@cloudflare/vitest-pool-workers/types" />
 /**
  * The RateLimiter Durable Object (one token bucket per API key, shared by every Worker instance) and the headers
  * the API sends from its decisions.
