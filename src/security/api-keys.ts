@@ -44,6 +44,11 @@ function randomSecret(): string {
   return btoa(binary).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
 }
 
+/** A new random key value (not stored): for FFEDGE_BOOTSTRAP_ADMIN_KEY. */
+export function generateKeyValue(): string {
+  return `ffe_${randomBase32(16)}_${randomSecret()}`;
+}
+
 export interface CreatedKey {
   id: string;
   /** Shown once; never stored. */

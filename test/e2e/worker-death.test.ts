@@ -2,14 +2,14 @@
  * Audits #27 and #31: a server process dies mid-job (SIGKILL of it and its ffmpeg); another process on the same
  * database sweeps the expired lease, runs the job again and completes it exactly once.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { client } from '../helpers/api.js';
 import { makeClip } from '../helpers/media.js';
+import { freePort, startServerProcess } from '../helpers/process.js';
 import { childPids, ffmpegPidsUnder } from '../helpers/procs.js';
 import { readEvents } from '../helpers/sse.js';
 
@@ -17,41 +17,17 @@ const ADMIN = `ffe_${'d'.repeat(16)}_${'K'.repeat(43)}`;
 const children: ChildProcess[] = [];
 let dir: string;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
+function startProcess(port: number): Promise<ChildProcess> {
+  const child = startServerProcess(port, {
+    PATH: process.env.PATH!,
+    FFEDGE_DATA_DIR: join(dir, 'data'),
+    FFEDGE_TMP_DIR: join(dir, 'tmp'),
+    FFEDGE_LEASE_MS: '1500',
+    FFEDGE_SWEEP_MS: '250',
+    FFEDGE_POOL_SIZE: '1',
+    FFEDGE_BOOTSTRAP_ADMIN_KEY: ADMIN,
   });
-}
-
-async function startProcess(port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      PORT: String(port),
-      FFEDGE_DATA_DIR: join(dir, 'data'),
-      FFEDGE_TMP_DIR: join(dir, 'tmp'),
-      FFEDGE_LEASE_MS: '1500',
-      FFEDGE_SWEEP_MS: '250',
-      FFEDGE_POOL_SIZE: '1',
-      FFEDGE_BOOTSTRAP_ADMIN_KEY: ADMIN,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.push(child);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return child;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('server did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return child.then((c) => (children.push(c), c));
 }
 
 afterAll(async () => {
