@@ -21,6 +21,17 @@ export interface Lease {
   ms: number;
 }
 
+const claimed = (lease: Lease, now: number) => ({
+  status: 'processing' as const,
+  leaseOwner: lease.owner,
+  leaseUntil: now + lease.ms,
+  attempts: sql`${jobs.attempts} + 1`,
+  version: sql`${jobs.version} + 1`,
+  progressStage: 'fetching',
+  startedAt: sql`coalesce(${jobs.startedAt}, ${now})`,
+  updatedAt: now,
+});
+
 /** Claims the next queued job (highest priority, then oldest) for a lease owner, or null when none is queued. */
 export async function claim(db: Db, lease: Lease, now: number, kinds?: readonly string[]): Promise<Job | null> {
   const next = db
@@ -31,16 +42,7 @@ export async function claim(db: Db, lease: Lease, now: number, kinds?: readonly 
     .limit(1);
   const [job] = await db
     .update(jobs)
-    .set({
-      status: 'processing',
-      leaseOwner: lease.owner,
-      leaseUntil: now + lease.ms,
-      attempts: sql`${jobs.attempts} + 1`,
-      version: sql`${jobs.version} + 1`,
-      progressStage: 'fetching',
-      startedAt: sql`coalesce(${jobs.startedAt}, ${now})`,
-      updatedAt: now,
-    })
+    .set(claimed(lease, now))
     .where(and(inArray(jobs.id, next), eq(jobs.status, 'queued')))
     .returning();
   return job ?? null;
@@ -50,16 +52,7 @@ export async function claim(db: Db, lease: Lease, now: number, kinds?: readonly 
 export async function claimById(db: Db, id: string, lease: Lease, now: number): Promise<Job | null> {
   const [job] = await db
     .update(jobs)
-    .set({
-      status: 'processing',
-      leaseOwner: lease.owner,
-      leaseUntil: now + lease.ms,
-      attempts: sql`${jobs.attempts} + 1`,
-      version: sql`${jobs.version} + 1`,
-      progressStage: 'fetching',
-      startedAt: sql`coalesce(${jobs.startedAt}, ${now})`,
-      updatedAt: now,
-    })
+    .set(claimed(lease, now))
     .where(and(eq(jobs.id, id), eq(jobs.status, 'queued')))
     .returning();
   return job ?? null;
