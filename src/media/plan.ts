@@ -39,11 +39,22 @@ export interface PlanOutput {
   contentType: string;
 }
 
+/** What an engine must have to run a plan: ffmpeg's own names, as `ffmpeg -encoders|-decoders|-filters|-muxers` list them. */
+export interface PlanRequirements {
+  encoders: string[];
+  decoders: string[];
+  filters: string[];
+  muxers: string[];
+}
+
 export interface ConvertPlan {
   args: string[];
   outputs: PlanOutput[];
   /** The output duration after trims; null when the input's duration is unknown or zero. */
   expectedDurationS: number | null;
+  /** True when every kept stream is copied (`-c copy`): nothing is decoded or encoded. */
+  streamCopy: boolean;
+  requirements: PlanRequirements;
 }
 
 export type PlanProblemCode =
@@ -119,11 +130,19 @@ export function planConvert(req: ConvertRequest, input: ProbeResult, limits: Lim
     format.muxer,
     file,
   ];
+  const filters = [...(video?.filters ?? [])];
   return {
     args,
     // The name is also the download's file name, so it carries the extension.
     outputs: [{ name: file, file, contentType: format.contentType }],
     expectedDurationS: trim.expectedDurationS,
+    streamCopy: false,
+    requirements: {
+      encoders: [video?.encoder, audio?.encoder].filter(isString),
+      decoders: [video?.decoder, audio?.decoder].filter(isString),
+      filters,
+      muxers: [format.muxer],
+    },
   };
 }
 
@@ -268,6 +287,10 @@ function trimTime(value: number | string | undefined, pointer: string, problems:
 interface StreamPlan {
   streamIndex: number;
   args: string[];
+  encoder: string;
+  /** The input stream's codec, which ffmpeg names its decoder after; null when the probe did not say. */
+  decoder: string | null;
+  filters: string[];
 }
 
 function planVideo(
@@ -345,7 +368,7 @@ function planVideo(
   args.push('-pix_fmt', 'yuv420p');
   if (scale.filter) args.push('-vf', scale.filter);
   if (video.fps !== undefined) args.push('-r', String(video.fps));
-  return { streamIndex: stream.index, args };
+  return { streamIndex: stream.index, args, encoder: check.encoder, decoder: stream.codec, filters: scale.filter ? ['scale'] : [] };
 }
 
 function rateControl(codec: VideoCodec, video: VideoOptions, bitrate: number | undefined, limits: Limits): string[] {
@@ -538,7 +561,7 @@ function planAudio(
   if (bitrate !== undefined) args.push('-b:a', String(bitrate));
   if (audio.channels !== undefined) args.push('-ac', String(audio.channels));
   if (audio.sample_rate !== undefined) args.push('-ar', String(audio.sample_rate));
-  return { streamIndex: stream.index, args };
+  return { streamIndex: stream.index, args, encoder: check.encoder, decoder: stream.codec, filters: [] };
 }
 
 // ------------------------------------------------------------------------------------------------- helpers
@@ -568,6 +591,10 @@ function firstStream(input: ProbeResult | null, type: 'video' | 'audio'): ProbeS
   // Before the probe, every stream is assumed present with an unknown frame size.
   if (input === null) return { index: 0, type, codec: null };
   return input.streams.find((stream) => stream.type === type && Number.isSafeInteger(stream.index) && stream.index >= 0);
+}
+
+function isString(value: string | null | undefined): value is string {
+  return typeof value === 'string';
 }
 
 function positiveInt(value: number | undefined): number | null {

@@ -55,6 +55,8 @@ describe('planConvert: golden argv', () => {
       ],
       outputs: [{ name: 'output.mp4', file: 'output.mp4', contentType: 'video/mp4' }],
       expectedDurationS: 10,
+      streamCopy: false,
+      requirements: { encoders: ['libx264', 'aac'], decoders: ['h264', 'aac'], filters: [], muxers: ['mp4'] },
     });
   });
 
@@ -123,6 +125,8 @@ describe('planConvert: golden argv', () => {
       args: [...HEAD, '-i', 'input', '-map', '0:1', '-vn', '-c:a', 'libmp3lame', '-f', 'mp3', 'output.mp3'],
       outputs: [{ name: 'output.mp3', file: 'output.mp3', contentType: 'audio/mpeg' }],
       expectedDurationS: 10,
+      streamCopy: false,
+      requirements: { encoders: ['libmp3lame'], decoders: ['aac'], filters: [], muxers: ['mp3'] },
     });
   });
 
