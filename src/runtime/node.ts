@@ -15,6 +15,8 @@ const server = serve({ fetch: app.fetch, hostname, port }, (info) => {
   platform.log.info('ffedge listening', { url: `http://${info.address}:${info.port}`, pool: platform.config.poolSize });
 });
 platform.pool.start();
+// Discover what the engines can do now, not on the first readiness probe.
+void platform.engines();
 
 let stopping = false;
 async function shutdown(signal: string) {

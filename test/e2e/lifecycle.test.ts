@@ -115,7 +115,9 @@ describe('job lifecycle on Node', () => {
   });
 
   it('audit #25: readiness names the component that failed, with 503', async () => {
-    expect((await server.fetch('/health/ready')).status).toBe(200);
+    const ready = await server.fetch('/health/ready');
+    expect(await ready.json()).toMatchObject({ status: 'ok' });
+    expect(ready.status).toBe(200);
     const broken = await startTestServer({ FFEDGE_POOL_SIZE: '0' }, { start: false });
     try {
       const blobs = join(broken.dir, 'data', 'blobs');

@@ -46,6 +46,8 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   if (options.start !== false) platform.pool.start();
+  await platform.engines(); // as node.ts does at start: readiness then reports, not discovers
+
   return {
     url,
     dir,
