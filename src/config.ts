@@ -12,6 +12,8 @@ export interface Limits {
   maxFps: number;
   maxBitrate: number;
   operations: number;
+  /** Files one job may produce (thumbnails, sprite and index...). */
+  outputs: number;
   concurrentJobs: number;
   /** Requests per window (token bucket capacity) and the window in seconds. */
   requests: number;
@@ -46,6 +48,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxFps: 120,
   maxBitrate: 100_000_000,
   operations: 20,
+  outputs: 100,
   concurrentJobs: 5,
   requests: 120,
   windowS: 60,
@@ -74,6 +77,7 @@ export function loadConfig(env: Env, defaults: { cores?: number } = {}): Config 
       maxFps: int(env, 'FFEDGE_FPS_LIMIT', DEFAULT_LIMITS.maxFps, 1, 240),
       maxBitrate: int(env, 'FFEDGE_BITRATE_LIMIT', DEFAULT_LIMITS.maxBitrate, 1000, 1_000_000_000),
       operations: int(env, 'FFEDGE_OPERATIONS_LIMIT', DEFAULT_LIMITS.operations, 1, 100),
+      outputs: int(env, 'FFEDGE_OUTPUTS_LIMIT', DEFAULT_LIMITS.outputs, 1, 1000),
       concurrentJobs: int(env, 'FFEDGE_CONCURRENT_JOBS', DEFAULT_LIMITS.concurrentJobs, 1, 10_000),
       requests: int(env, 'FFEDGE_RATE_LIMIT', DEFAULT_LIMITS.requests, 1, 1_000_000),
       windowS: int(env, 'FFEDGE_RATE_WINDOW_S', DEFAULT_LIMITS.windowS, 1, 86_400),

@@ -4,129 +4,142 @@
  * exists (audit: codec/container mismatches).
  */
 
-export const OUTPUT_FORMATS = ['mp4', 'webm', 'mkv', 'mov', 'mp3', 'm4a', 'ogg', 'wav', 'flac'] as const;
+export const OUTPUT_FORMATS = [
+  'mp4',
+  'webm',
+  'mkv',
+  'mov',
+  'mp3',
+  'm4a',
+  'ogg',
+  'wav',
+  'flac',
+  'ts',
+  'aac',
+  'opus',
+  'gif',
+  'webp',
+  'png',
+  'jpg',
+] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
+/** Video codecs with rate control (crf, bitrate, preset). */
 export const VIDEO_CODECS = ['h264', 'h265', 'vp9', 'vp8'] as const;
 export type VideoCodec = (typeof VIDEO_CODECS)[number];
+
+/** Image codecs: animated GIF/WebP and still PNG/JPEG/WebP frames. */
+export const IMAGE_CODECS = ['gif', 'webp', 'png', 'jpeg'] as const;
+export type ImageCodec = (typeof IMAGE_CODECS)[number];
+
+/** What `output.video.codec` may name. */
+export const PICTURE_CODECS = [...VIDEO_CODECS, ...IMAGE_CODECS] as const;
+export type PictureCodec = VideoCodec | ImageCodec;
 
 export const AUDIO_CODECS = ['aac', 'mp3', 'opus', 'vorbis', 'flac', 'pcm_s16le'] as const;
 export type AudioCodec = (typeof AUDIO_CODECS)[number];
 
 export type StreamKind = 'video' | 'audio';
 
+/** media: audio and/or video files; image: GIF, WebP, PNG, JPEG (no audio). */
+export type FormatKind = 'media' | 'image';
+
 export interface FormatSpec {
   name: OutputFormat;
+  kind: FormatKind;
   /** ffmpeg muxer for `-f`. */
   muxer: string;
   extension: string;
   contentType: string;
   /** Empty for audio-only formats. */
-  videoCodecs: readonly VideoCodec[];
+  videoCodecs: readonly PictureCodec[];
+  /** Empty for image formats. */
   audioCodecs: readonly AudioCodec[];
-  defaultVideo: VideoCodec | null;
-  defaultAudio: AudioCodec;
+  defaultVideo: PictureCodec | null;
+  defaultAudio: AudioCodec | null;
 }
 
+function media(
+  name: OutputFormat,
+  muxer: string,
+  contentType: string,
+  videoCodecs: readonly VideoCodec[],
+  audioCodecs: readonly AudioCodec[],
+  extension: string = name,
+): FormatSpec {
+  return {
+    name,
+    kind: 'media',
+    muxer,
+    extension,
+    contentType,
+    videoCodecs,
+    audioCodecs,
+    defaultVideo: videoCodecs[0] ?? null,
+    defaultAudio: audioCodecs[0] ?? null,
+  };
+}
+
+function image(name: OutputFormat, muxer: string, contentType: string, codec: ImageCodec): FormatSpec {
+  return { name, kind: 'image', muxer, extension: name, contentType, videoCodecs: [codec], audioCodecs: [], defaultVideo: codec, defaultAudio: null };
+}
+
+/**
+ * The codec/container matrix. The first codec of each list is the format's default. Pairs ffmpeg can mux but that
+ * common players refuse (VP9 in MP4, Opus in MPEG-TS) are left out on purpose.
+ */
 export const FORMATS: Readonly<Record<OutputFormat, FormatSpec>> = {
-  mp4: {
-    name: 'mp4',
-    muxer: 'mp4',
-    extension: 'mp4',
-    contentType: 'video/mp4',
-    videoCodecs: ['h264', 'h265'],
-    audioCodecs: ['aac', 'mp3', 'opus'],
-    defaultVideo: 'h264',
-    defaultAudio: 'aac',
-  },
-  webm: {
-    name: 'webm',
-    muxer: 'webm',
-    extension: 'webm',
-    contentType: 'video/webm',
-    videoCodecs: ['vp9', 'vp8'],
-    audioCodecs: ['opus', 'vorbis'],
-    defaultVideo: 'vp9',
-    defaultAudio: 'opus',
-  },
-  mkv: {
-    name: 'mkv',
-    muxer: 'matroska',
-    extension: 'mkv',
-    contentType: 'video/x-matroska',
-    videoCodecs: ['h264', 'h265', 'vp9', 'vp8'],
-    audioCodecs: ['aac', 'opus', 'vorbis', 'mp3', 'flac'],
-    defaultVideo: 'h264',
-    defaultAudio: 'aac',
-  },
-  mov: {
-    name: 'mov',
-    muxer: 'mov',
-    extension: 'mov',
-    contentType: 'video/quicktime',
-    videoCodecs: ['h264', 'h265'],
-    audioCodecs: ['aac'],
-    defaultVideo: 'h264',
-    defaultAudio: 'aac',
-  },
-  mp3: {
-    name: 'mp3',
-    muxer: 'mp3',
-    extension: 'mp3',
-    contentType: 'audio/mpeg',
-    videoCodecs: [],
-    audioCodecs: ['mp3'],
-    defaultVideo: null,
-    defaultAudio: 'mp3',
-  },
-  m4a: {
-    name: 'm4a',
-    // ffmpeg's muxer for .m4a files is called ipod.
-    muxer: 'ipod',
-    extension: 'm4a',
-    contentType: 'audio/mp4',
-    videoCodecs: [],
-    audioCodecs: ['aac'],
-    defaultVideo: null,
-    defaultAudio: 'aac',
-  },
-  ogg: {
-    name: 'ogg',
-    muxer: 'ogg',
-    extension: 'ogg',
-    contentType: 'audio/ogg',
-    videoCodecs: [],
-    audioCodecs: ['opus', 'vorbis'],
-    defaultVideo: null,
-    defaultAudio: 'opus',
-  },
-  wav: {
-    name: 'wav',
-    muxer: 'wav',
-    extension: 'wav',
-    contentType: 'audio/wav',
-    videoCodecs: [],
-    audioCodecs: ['pcm_s16le'],
-    defaultVideo: null,
-    defaultAudio: 'pcm_s16le',
-  },
-  flac: {
-    name: 'flac',
-    muxer: 'flac',
-    extension: 'flac',
-    contentType: 'audio/flac',
-    videoCodecs: [],
-    audioCodecs: ['flac'],
-    defaultVideo: null,
-    defaultAudio: 'flac',
-  },
+  mp4: media('mp4', 'mp4', 'video/mp4', ['h264', 'h265'], ['aac', 'mp3', 'opus']),
+  webm: media('webm', 'webm', 'video/webm', ['vp9', 'vp8'], ['opus', 'vorbis']),
+  mkv: media('mkv', 'matroska', 'video/x-matroska', ['h264', 'h265', 'vp9', 'vp8'], ['aac', 'opus', 'vorbis', 'mp3', 'flac']),
+  mov: media('mov', 'mov', 'video/quicktime', ['h264', 'h265'], ['aac']),
+  mp3: media('mp3', 'mp3', 'audio/mpeg', [], ['mp3']),
+  // ffmpeg's muxer for .m4a files is called ipod.
+  m4a: media('m4a', 'ipod', 'audio/mp4', [], ['aac']),
+  ogg: media('ogg', 'ogg', 'audio/ogg', [], ['opus', 'vorbis']),
+  wav: media('wav', 'wav', 'audio/wav', [], ['pcm_s16le']),
+  flac: media('flac', 'flac', 'audio/flac', [], ['flac']),
+  ts: media('ts', 'mpegts', 'video/mp2t', ['h264', 'h265'], ['aac', 'mp3']),
+  // Raw AAC in ADTS frames, the form HLS audio renditions and radio streams use.
+  aac: media('aac', 'adts', 'audio/aac', [], ['aac']),
+  opus: media('opus', 'opus', 'audio/ogg', [], ['opus']),
+  gif: image('gif', 'gif', 'image/gif', 'gif'),
+  webp: image('webp', 'webp', 'image/webp', 'webp'),
+  // Still images go through the image2 muxer; `-update 1` writes one file, a %03d pattern numbers several.
+  png: image('png', 'image2', 'image/png', 'png'),
+  jpg: image('jpg', 'image2', 'image/jpeg', 'jpeg'),
 };
 
-export const VIDEO_ENCODERS: Readonly<Record<VideoCodec, string>> = {
+export const VIDEO_ENCODERS: Readonly<Record<PictureCodec, string>> = {
   h264: 'libx264',
   h265: 'libx265',
   vp9: 'libvpx-vp9',
   vp8: 'libvpx',
+  gif: 'gif',
+  // Animated WebP; still frames use libwebp (see ANIMATED_WEBP_ENCODER's caller).
+  webp: 'libwebp_anim',
+  png: 'png',
+  jpeg: 'mjpeg',
+};
+
+/** The encoder for still WebP frames (thumbnails, sprites). */
+export const STILL_WEBP_ENCODER = 'libwebp';
+
+/**
+ * Input codecs as ffprobe names them, mapped to the API's codec names: a stream whose codec the output format
+ * holds can be copied without decoding.
+ */
+export const PROBE_CODEC_NAMES: Readonly<Record<string, PictureCodec | AudioCodec>> = {
+  h264: 'h264',
+  hevc: 'h265',
+  vp9: 'vp9',
+  vp8: 'vp8',
+  aac: 'aac',
+  mp3: 'mp3',
+  opus: 'opus',
+  vorbis: 'vorbis',
+  flac: 'flac',
+  pcm_s16le: 'pcm_s16le',
 };
 
 export const AUDIO_ENCODERS: Readonly<Record<AudioCodec, string>> = {
@@ -201,6 +214,14 @@ export function isAudioOnly(format: OutputFormat): boolean {
   return FORMATS[format].videoCodecs.length === 0;
 }
 
+export function holdsAudio(format: OutputFormat): boolean {
+  return FORMATS[format].audioCodecs.length > 0;
+}
+
+export function isVideoCodec(codec: string): codec is VideoCodec {
+  return (VIDEO_CODECS as readonly string[]).includes(codec);
+}
+
 export type CodecCheck =
   | { ok: true; codec: string; encoder: string }
   | { ok: false; allowed: string[]; suggestion: string };
@@ -214,16 +235,20 @@ export function checkCodecForFormat(format: OutputFormat, kind: StreamKind, code
   const allowed: readonly string[] = kind === 'video' ? spec.videoCodecs : spec.audioCodecs;
   if (allowed.includes(codec)) {
     const encoder =
-      kind === 'video' ? VIDEO_ENCODERS[codec as VideoCodec] : AUDIO_ENCODERS[codec as AudioCodec];
+      kind === 'video' ? VIDEO_ENCODERS[codec as PictureCodec] : AUDIO_ENCODERS[codec as AudioCodec];
     return { ok: true, codec, encoder };
   }
   return { ok: false, allowed: [...allowed], suggestion: suggest(format, kind, codec, allowed) };
 }
 
 function suggest(format: OutputFormat, kind: StreamKind, codec: string, allowed: readonly string[]): string {
-  if (allowed.length === 0) {
-    const videoFormats = OUTPUT_FORMATS.filter((name) => !isAudioOnly(name));
+  if (allowed.length === 0 && kind === 'video') {
+    const videoFormats = OUTPUT_FORMATS.filter((name) => FORMATS[name].kind === 'media' && !isAudioOnly(name));
     return `${format} is audio only: drop the video settings or use one of ${videoFormats.join(', ')}`;
+  }
+  if (allowed.length === 0) {
+    const audioFormats = OUTPUT_FORMATS.filter((name) => holdsAudio(name));
+    return `${format} holds no audio: set output.audio to false or use one of ${audioFormats.join(', ')}`;
   }
   const holders = formatsHolding(kind, codec);
   const sameCodec = holders.length > 0 ? ` or keep ${codec} with format ${holders.join(' or ')}` : '';

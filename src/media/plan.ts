@@ -1,43 +1,53 @@
-import type { Limits } from '../config.js';
-import type { ProbeResult, ProbeStream } from '../engine/engine.js';
-import type { AudioOptions, ConvertRequest, TrimOperation, VideoOptions } from '../schemas/convert.js';
-import { BitrateParseError, parseBitrate } from './bitrate.js';
-import {
-  AUDIO_CODEC_LIMITS,
-  FORMATS,
-  NAMED_RESOLUTIONS,
-  VIDEO_CRF_RANGE,
-  checkCodecForFormat,
-  isAudioOnly,
-  isIndirectInputFormat,
-  type AudioCodec,
-  type FormatSpec,
-  type NamedResolution,
-  type OutputFormat,
-  type VideoCodec,
-  type VideoPreset,
-} from './formats.js';
-import { TimeParseError, formatSecondsArg, parseTimeSeconds } from './time.js';
-
 /**
- * The convert planner: a validated request and the probe of its input become one ffmpeg argv. Every argument is
- * an enum value, a fixed flag or a number this module validated; nothing from the request is copied as text
- * (audit: ffmpeg argument injection). Paths are relative to the job's temp dir, the engine's cwd.
+ * The convert planner: a validated request and the probes of its inputs become the ffmpeg runs of a job. Every
+ * argument is a fixed flag, an enum value or a number checked here, or request text in the one place it may be
+ * (a drawtext value escaped by graph.ts, a metadata value as one argv item); nothing else from the request is
+ * copied (audit #32). Paths are the fixed names of the job's temp dir, the engine's cwd.
+ *
+ * Where an argument comes from:
+ *   inputs, -protocol_whitelist ............ here (render) and inputs.ts (file names)
+ *   -ss/-to/-t before -i ................... ops/trim.ts
+ *   every filter ........................... ops/<operation>.ts; output-video.ts (resolution, even sizes); gif palette here
+ *   -c:v/-c:a and encoder options .......... encode.ts; `-c copy` here (stream copy)
+ *   -r ...................................... output-video.ts
+ *   -metadata, -map_metadata ............... ops/metadata.ts
+ *   -frames:v, -update, output names ........ here, ops/thumbnails.ts, ops/sprite.ts
+ *   -movflags, -loop, -f .................... here (muxerArgs)
  */
+import type { Limits } from '../config.js';
+import type { ProbeResult } from '../engine/engine.js';
+import type { ConvertRequest } from '../schemas/convert.js';
+import type { Operation, OperationType } from '../schemas/operations.js';
+import { audioEncoding, normaliseOutput, videoEncoding, type NormalisedOutput } from './encode.js';
+import { FORMATS, PROBE_CODEC_NAMES, holdsAudio, isAudioOnly, isIndirectInputFormat, isVideoCodec, type FormatSpec } from './formats.js';
+import { GraphBuilder, StreamPipe, filter, renderFilters, renderGraph } from './graph.js';
+import { inputsOf, type PlanInput } from './inputs.js';
+import {
+  VideoPipe,
+  firstStream,
+  knownDuration,
+  positiveInt,
+  type Composer,
+  type GeneratedFile,
+  type OutputTarget,
+  type PassMode,
+  type PlanInputState,
+  type PlanOutput,
+  type Stage,
+} from './ops/context.js';
+import { OPERATIONS, REPEATABLE } from './ops/index.js';
+import type { Measurements } from './ops/loudnorm.js';
+import { applyOutputResolution, evenFrame, outputRateArgs } from './output-video.js';
+import type { PlanProblem } from './problems.js';
 
-/** The input's file name inside the job's temp dir. */
-export const INPUT_FILE = 'input';
+export type { PlanProblem, PlanProblemCode } from './problems.js';
+export type { GeneratedFile, PlanOutput } from './ops/context.js';
+export { INPUT_FILE, inputsOf, type PlanInput } from './inputs.js';
+export { measurementsFrom, type Measurements } from './ops/loudnorm.js';
+export { MAX_LONG_SIDE, MAX_SHORT_SIDE } from './limits.js';
 
 /** Every ffmpeg run starts like this: no banner, no stdin, machine-readable progress on stdout only. */
 export const BASE_ARGS: readonly string[] = ['-hide_banner', '-nostdin', '-y', '-progress', 'pipe:1', '-nostats'];
-
-export interface PlanOutput {
-  /** Shown to clients, used in the output's URL and as its download file name. */
-  name: string;
-  /** Relative to the job's temp dir. */
-  file: string;
-  contentType: string;
-}
 
 /** What an engine must have to run a plan: ffmpeg's own names, as `ffmpeg -encoders|-decoders|-filters|-muxers` list them. */
 export interface PlanRequirements {
@@ -47,123 +57,323 @@ export interface PlanRequirements {
   muxers: string[];
 }
 
+export interface PlanPass {
+  /** measure: analyses the input and keeps nothing (loudness, camera motion); encode: writes the outputs. */
+  kind: 'measure' | 'encode';
+  args: string[];
+  /** For this run's percentage from ffmpeg's out_time; null when unknown or meaningless (one frame). */
+  expectedDurationS: number | null;
+  /** Share of the job's processing progress; the weights of a plan sum to 1. */
+  weight: number;
+}
+
 export interface ConvertPlan {
+  /** The files the runner fetches into the temp dir, in ffmpeg's input order. */
+  inputs: PlanInput[];
+  /**
+   * The ffmpeg runs, in order. After a `measure` run, the runner reads its log with `measurementsFrom` and plans
+   * again with the measurements: the passes stay the same, and the later ones get the measured values.
+   */
+  passes: PlanPass[];
+  /** The last pass's arguments (the run that writes the outputs). */
   args: string[];
   outputs: PlanOutput[];
-  /** The output duration after trims; null when the input's duration is unknown or zero. */
+  /** Text outputs the planner made itself (a sprite's WebVTT index): the runner writes them before uploading. */
+  files: GeneratedFile[];
+  /** The output duration after concat, trims and speed; null when unknown or zero. */
   expectedDurationS: number | null;
   /** True when every kept stream is copied (`-c copy`): nothing is decoded or encoded. */
   streamCopy: boolean;
   requirements: PlanRequirements;
 }
 
-export type PlanProblemCode =
-  | 'INVALID_CODEC_FORMAT'
-  | 'INVALID_OPTION'
-  | 'INVALID_BITRATE'
-  | 'INVALID_TRIM'
-  | 'LIMIT_EXCEEDED'
-  | 'NO_VIDEO_STREAM'
-  | 'NO_AUDIO_STREAM'
-  | 'UNSUPPORTED_INPUT';
-
-export interface PlanProblem {
-  code: PlanProblemCode;
-  /** JSON pointer into the request body. */
-  pointer: string;
-  message: string;
-  allowed?: (string | number)[];
-  suggestion?: string;
-}
-
-/** Frame size bounds whatever the limits say: 8K, in either orientation. */
-export const MAX_LONG_SIDE = 7680;
-export const MAX_SHORT_SIDE = 4320;
-
-const DEFAULT_CRF: Readonly<Record<VideoCodec, number>> = { h264: 23, h265: 28, vp9: 31, vp8: 10 };
-const DEFAULT_PRESET: VideoPreset = 'medium';
-
-// libvpx has no presets; its speed knob is -cpu-used (higher is faster) under the "good" deadline.
-const VPX_CPU_USED: Readonly<Record<VideoPreset, number>> = {
-  ultrafast: 5,
-  superfast: 5,
-  veryfast: 4,
-  faster: 4,
-  fast: 3,
-  medium: 2,
-  slow: 1,
-  slower: 0,
-  veryslow: 0,
-};
-
 export function isPlanProblems(result: ConvertPlan | PlanProblem[]): result is PlanProblem[] {
   return Array.isArray(result);
 }
 
 /**
- * Checks what can be checked without the input (codecs against the container, the key's limits, trim sanity), so
- * that a request is refused at submission rather than after its input was fetched (audit: late validation).
+ * Checks what can be checked without the inputs (codecs against the container, the key's limits, every operation's
+ * values), so that a request is refused at submission rather than after its inputs were fetched (audit #13).
  */
 export function validateConvert(req: ConvertRequest, limits: Limits): PlanProblem[] {
-  return analyse(req, null, limits).problems;
+  return compose(req, null, limits, {}, 'final', null).problems;
 }
 
-export function planConvert(req: ConvertRequest, input: ProbeResult, limits: Limits): ConvertPlan | PlanProblem[] {
-  const { problems, format, trim, video, audio } = analyse(req, input, limits);
-  if (problems.length > 0 || !trim) return problems;
+/**
+ * Plans a job from its request and the probes of `inputsOf(req)`, in that order (one probe for a single input).
+ * `measurements` come from the measuring pass of an earlier plan of the same request.
+ */
+export function planConvert(
+  req: ConvertRequest,
+  probes: ProbeResult | readonly ProbeResult[],
+  limits: Limits,
+  measurements: Measurements = {},
+): ConvertPlan | PlanProblem[] {
+  const all = Array.isArray(probes) ? (probes as readonly ProbeResult[]) : [probes as ProbeResult];
+  const inputs = inputsOf(req);
+  if (all.length !== inputs.length) throw new Error(`planConvert needs ${inputs.length} probes, got ${all.length}`);
 
-  const file = `output.${format.extension}`;
-  const args = [
-    ...BASE_ARGS,
-    // Only plain files: no network fetches or other protocols from inside a crafted input (SSRF).
-    '-protocol_whitelist',
-    'file',
-    ...trim.inputArgs,
-    '-i',
-    INPUT_FILE,
-    ...(video ? ['-map', `0:${video.streamIndex}`] : []),
-    ...(audio ? ['-map', `0:${audio.streamIndex}`] : []),
-    ...(video ? video.args : ['-vn']),
-    ...(audio ? audio.args : ['-an']),
-    ...muxerArgs(format),
-    '-f',
-    format.muxer,
-    file,
-  ];
-  const filters = [...(video?.filters ?? [])];
+  const final = compose(req, all, limits, measurements, 'final', null);
+  if (final.problems.length > 0) return final.problems;
+
+  const passes: PlanPass[] = [];
+  const encoders = new Set(final.encoders);
+  const decoders = new Set(final.decoders);
+  const filters = new Set(final.filters);
+  const muxers = new Set([final.muxer]);
+  if (final.measuring.audio || final.measuring.video) {
+    const measure = compose(req, all, limits, measurements, 'measure', final.measuring);
+    // Measuring video decodes and filters every frame; measuring loudness only the audio.
+    const weight = final.measuring.video ? 0.4 : 0.15;
+    passes.push({ kind: 'measure', args: measure.args, expectedDurationS: measure.measuring.durationS, weight });
+    for (const name of measure.decoders) decoders.add(name);
+    for (const name of measure.filters) filters.add(name);
+    muxers.add(measure.muxer);
+  }
+  const measured = passes.reduce((sum, pass) => sum + pass.weight, 0);
+  passes.push({ kind: 'encode', args: final.args, expectedDurationS: final.expectedDurationS, weight: Math.round((1 - measured) * 1000) / 1000 });
+
   return {
-    args,
-    // The name is also the download's file name, so it carries the extension.
-    outputs: [{ name: file, file, contentType: format.contentType }],
-    expectedDurationS: trim.expectedDurationS,
-    streamCopy: false,
-    requirements: {
-      encoders: [video?.encoder, audio?.encoder].filter(isString),
-      decoders: [video?.decoder, audio?.decoder].filter(isString),
-      filters,
-      muxers: [format.muxer],
-    },
+    inputs,
+    passes,
+    args: final.args,
+    outputs: final.outputs,
+    files: final.files,
+    expectedDurationS: final.expectedDurationS,
+    streamCopy: final.streamCopy,
+    requirements: { encoders: [...encoders], decoders: [...decoders], filters: [...filters], muxers: [...muxers] },
   };
 }
 
-interface Analysis {
+// ------------------------------------------------------------------------------------------------- compose
+
+interface Composition {
   problems: PlanProblem[];
-  format: FormatSpec;
-  trim: TrimPlan | null;
-  video: StreamPlan | null;
-  audio: StreamPlan | null;
+  args: string[];
+  outputs: PlanOutput[];
+  files: GeneratedFile[];
+  expectedDurationS: number | null;
+  streamCopy: boolean;
+  encoders: string[];
+  decoders: string[];
+  filters: string[];
+  muxer: string;
+  measuring: { audio: boolean; video: boolean; durationS: number | null };
 }
 
-/** Plans every part and collects every problem at once; `input` is null when validating before the probe. */
-function analyse(req: ConvertRequest, input: ProbeResult | null, limits: Limits): Analysis {
+const STAGES: readonly Stage[] = ['select', 'source', 'cut', 'edit', 'finish', 'tags'];
+
+/**
+ * One ffmpeg run of the job. `measure` builds the analysing run: only the streams in `only`, each ending at its
+ * measuring filter, written to the null muxer.
+ */
+function compose(
+  req: ConvertRequest,
+  probes: readonly ProbeResult[] | null,
+  limits: Limits,
+  measurements: Measurements,
+  mode: PassMode,
+  only: { audio: boolean; video: boolean } | null,
+): Composition {
   const problems: PlanProblem[] = [];
   const output = normaliseOutput(req.output);
   const format = FORMATS[output.format];
+  const operations = req.operations ?? [];
+  const graph = new GraphBuilder();
+  const inputs: PlanInputState[] = inputsOf(req).map((input, k) => ({ ...input, probe: probes?.[k] ?? null, args: [] }));
+  if (probes) for (const input of inputs) checkInput(input, limits, problems);
 
-  if (input) checkInput(input, limits, problems);
-  const trim = planTrim(req.operations ?? [], input, problems);
-  const video = planVideo(output, format, input, limits, problems);
-  const audio = planAudio(output, format, input, limits, problems);
+  const c: Composer = {
+    mode,
+    limits,
+    format,
+    measurements,
+    probed: probes !== null,
+    graph,
+    inputs,
+    keep: { video: !isAudioOnly(format.name) && output.video !== false, audio: holdsAudio(format.name) && output.audio !== false },
+    video: null,
+    audio: null,
+    duration: null,
+    measuring: { audio: false, video: false, durationS: null },
+    audioRate: null,
+    joined: false,
+    cut: 'none',
+    output: defaultTarget(format),
+    outputArgs: [],
+    files: [],
+    decoders: new Set(),
+    problem: (problem) => problems.push(problem),
+    input(uri) {
+      const found = inputs.find((input) => input.uri === uri);
+      if (!found) throw new Error('an operation named an input that inputsOf did not list');
+      return found;
+    },
+  };
+
+  if (operations.length > limits.operations) {
+    problems.push({ code: 'LIMIT_EXCEEDED', pointer: '/operations', message: `at most ${limits.operations} operations per job` });
+  }
+  const applicable = checkOperationSet(operations, output, problems);
+  const byStage = (stage: Stage) => applicable.filter(({ op }) => OPERATIONS[op.type].stage === stage);
+
+  for (const { op, index } of byStage('select')) applyOperation(op, index, c);
+  if (only) {
+    c.keep.video &&= only.video;
+    c.keep.audio &&= only.audio;
+  }
+  selectStreams(c, output, format, problems);
+  c.duration = knownDuration(inputs[0]!.probe);
+  if (c.audio) c.audioRate = positiveInt(firstStream(inputs[0]!.probe, 'audio')?.sample_rate) ?? null;
+
+  for (const stage of STAGES.slice(1)) {
+    for (const { op, index } of byStage(stage)) {
+      const needs = OPERATIONS[op.type].needs;
+      const pipe = needs === 'video' ? c.video : needs === 'audio' ? c.audio : undefined;
+      if (pipe === null) {
+        if (mode === 'final' && problems.length === 0) {
+          problems.push({ code: 'INVALID_OPERATION', pointer: `/operations/${index}`, message: `the output has no ${needs} for ${op.type} to work on` });
+        }
+        continue;
+      }
+      if (pipe?.closed) continue;
+      applyOperation(op, index, c);
+    }
+  }
+
+  if (mode === 'measure') return renderMeasure(c, problems);
+  return finishFinal(c, req, output, problems);
+}
+
+function applyOperation(op: Operation, index: number, c: Composer): void {
+  const at = (field?: string) => (field ? `/operations/${index}/${field}` : `/operations/${index}`);
+  // The registry pairs each type with its module; TypeScript cannot see through the lookup.
+  (OPERATIONS[op.type] as { apply(op: Operation, at: (field?: string) => string, c: Composer): void }).apply(op, at, c);
+}
+
+/** Refuses repeats of one-of operations and combinations that contradict each other; returns what may be applied. */
+function checkOperationSet(operations: readonly Operation[], output: NormalisedOutput, problems: PlanProblem[]): { op: Operation; index: number }[] {
+  const seen = new Set<OperationType>();
+  const applicable: { op: Operation; index: number }[] = [];
+  const refuse = (index: number, message: string, code: PlanProblem['code'] = 'INVALID_OPERATION') =>
+    problems.push({ code, pointer: `/operations/${index}`, message });
+  const videoOptions = output.video || undefined;
+  operations.forEach((op, index) => {
+    if (seen.has(op.type) && !REPEATABLE.has(op.type)) {
+      refuse(index, `only one ${op.type} operation is supported`, op.type === 'trim' ? 'INVALID_TRIM' : 'INVALID_OPERATION');
+      return;
+    }
+    seen.add(op.type);
+    if (op.type === 'sprite' && seen.has('thumbnails')) return refuse(index, 'give thumbnails or sprite, not both');
+    if (op.type === 'thumbnails' && seen.has('sprite')) return refuse(index, 'give thumbnails or sprite, not both');
+    if (op.type === 'resize' && videoOptions?.resolution !== undefined) {
+      return refuse(index, 'give the size either as a resize operation or as output.video.resolution');
+    }
+    if (op.type === 'fps' && videoOptions?.fps !== undefined) return refuse(index, 'give the frame rate either as an fps operation or as output.video.fps');
+    if (op.type === 'remove_audio' && (typeof output.audio === 'object' || seen.has('extract_audio'))) {
+      return refuse(index, 'remove_audio contradicts the audio settings or extract_audio of this request');
+    }
+    if (op.type === 'extract_audio' && (typeof output.video === 'object' || seen.has('remove_audio'))) {
+      return refuse(index, 'extract_audio contradicts the video settings or remove_audio of this request');
+    }
+    applicable.push({ op, index });
+  });
+  return applicable;
+}
+
+function checkInput(input: PlanInputState, limits: Limits, problems: PlanProblem[]): void {
+  const probe = input.probe!;
+  if (isIndirectInputFormat(probe.format)) {
+    problems.push({ code: 'UNSUPPORTED_INPUT', pointer: input.pointer, message: 'the input must be a single media file, not a playlist or a list of other files' });
+  }
+  const duration = knownDuration(probe);
+  if (duration !== null && duration > limits.inputDurationS) {
+    problems.push({
+      code: 'LIMIT_EXCEEDED',
+      pointer: input.pointer,
+      message: `the input lasts ${Math.ceil(duration)} s, more than the limit of ${limits.inputDurationS} s`,
+    });
+  }
+}
+
+/** The main input's first video and audio streams, as the output keeps them. */
+function selectStreams(c: Composer, output: NormalisedOutput, format: FormatSpec, problems: PlanProblem[]): void {
+  const main = c.inputs[0]!.probe;
+  const report = c.mode === 'final';
+  if (output.video !== undefined && output.video !== false && isAudioOnly(format.name)) {
+    if (report) {
+      problems.push({
+        code: 'INVALID_CODEC_FORMAT',
+        pointer: '/output/video',
+        message: `${format.name} is an audio format and holds no video`,
+        allowed: [],
+        suggestion: suggestionFor(format, 'video'),
+      });
+    }
+  } else if (c.keep.video) {
+    const stream = firstStream(main, 'video');
+    if (stream) {
+      c.video = new VideoPipe(c.graph, `0:${stream.index}`, { width: positiveInt(stream.width), height: positiveInt(stream.height), fps: stream.fps ?? null });
+    } else if (report) {
+      problems.push({
+        code: 'NO_VIDEO_STREAM',
+        pointer: output.video !== undefined ? '/output/video' : '/output',
+        message: 'the input has no video stream',
+        suggestion: 'set output.video to false, or choose an audio format such as m4a or mp3',
+      });
+    }
+  }
+
+  if (output.audio !== undefined && output.audio !== false && !holdsAudio(format.name)) {
+    if (report) {
+      problems.push({
+        code: 'INVALID_CODEC_FORMAT',
+        pointer: '/output/audio',
+        message: `${format.name} holds no audio`,
+        allowed: [],
+        suggestion: suggestionFor(format, 'audio'),
+      });
+    }
+  } else if (c.keep.audio) {
+    const stream = firstStream(main, 'audio');
+    if (stream) {
+      c.audio = new StreamPipe('audio', c.graph, `0:${stream.index}`);
+    } else if (report && (output.audio !== undefined || isAudioOnly(format.name))) {
+      // A silent video stays a video; only an explicit or audio-only request needs the sound.
+      problems.push({
+        code: 'NO_AUDIO_STREAM',
+        pointer: output.audio !== undefined ? '/output/audio' : '/output',
+        message: 'the input has no audio stream',
+        ...(isAudioOnly(format.name) ? {} : { suggestion: 'set output.audio to false' }),
+      });
+    }
+  }
+}
+
+function suggestionFor(format: FormatSpec, kind: 'video' | 'audio'): string {
+  return kind === 'video'
+    ? `${format.name} is audio only: drop the video settings or use a video format such as mp4 or webm`
+    : `${format.name} holds no audio: set output.audio to false or use a format such as mp4 or webm`;
+}
+
+function defaultTarget(format: FormatSpec): OutputTarget {
+  const file = `output.${format.extension}`;
+  // The name is also the download's file name, so it carries the extension.
+  const files = [{ name: file, file, contentType: format.contentType }];
+  if (format.name === 'png' || format.name === 'jpg') return { target: file, files, args: ['-frames:v', '1', '-update', '1'], stills: true, timed: false };
+  return { target: file, files, args: [], stills: false, timed: true };
+}
+
+// -------------------------------------------------------------------------------------------- final run
+
+function finishFinal(c: Composer, req: ConvertRequest, output: NormalisedOutput, problems: PlanProblem[]): Composition {
+  const format = c.format;
+  const video = c.video;
+  const audio = c.audio;
+  const main = c.inputs[0]!.probe;
+  const videoEncoder = video ? videoEncoding(output, format, c.limits, c.output.stills, problems) : null;
+  const audioEncoder = audio ? audioEncoding(output, format, c.limits, problems) : null;
+  const frameOk = video ? applyOutputResolution(c, video, output) : true;
 
   if (problems.length === 0 && !video && !audio) {
     problems.push({
@@ -173,442 +383,199 @@ function analyse(req: ConvertRequest, input: ProbeResult | null, limits: Limits)
       suggestion: 'keep audio or video enabled, and check that the input has that kind of stream',
     });
   }
-  return { problems, format, trim, video, audio };
-}
-
-interface NormalisedOutput {
-  format: OutputFormat;
-  /** undefined: defaults; false: dropped. */
-  video: VideoOptions | false | undefined;
-  audio: AudioOptions | false | undefined;
-  /** Whether the request spelled the output as an object (pointers then reach into it). */
-  detailed: boolean;
-}
-
-function normaliseOutput(output: ConvertRequest['output']): NormalisedOutput {
-  if (typeof output === 'string') return { format: output, video: undefined, audio: undefined, detailed: false };
-  return { format: output.format, video: output.video, audio: output.audio, detailed: true };
-}
-
-function checkInput(input: ProbeResult, limits: Limits, problems: PlanProblem[]): void {
-  if (isIndirectInputFormat(input.format)) {
-    problems.push({
-      code: 'UNSUPPORTED_INPUT',
-      pointer: '/input',
-      message: 'the input must be a single media file, not a playlist or a list of other files',
-    });
+  if (c.output.files.length > c.limits.outputs) {
+    problems.push({ code: 'LIMIT_EXCEEDED', pointer: '/operations', message: `at most ${c.limits.outputs} outputs per job` });
   }
-  const duration = knownDuration(input);
-  if (duration !== null && duration > limits.inputDurationS) {
+  const inputTooLong = problems.some((p) => p.code === 'LIMIT_EXCEEDED' && c.inputs.some((input) => input.pointer === p.pointer));
+  if (c.duration !== null && c.duration > c.limits.inputDurationS && !inputTooLong) {
     problems.push({
       code: 'LIMIT_EXCEEDED',
-      pointer: '/input',
-      message: `the input lasts ${Math.ceil(duration)} s, more than the limit of ${limits.inputDurationS} s`,
+      pointer: '/operations',
+      message: `the output would last ${Math.ceil(c.duration)} s, more than the limit of ${c.limits.inputDurationS} s`,
     });
   }
-}
 
-function knownDuration(input: ProbeResult | null): number | null {
-  const duration = input?.duration_s ?? null;
-  return duration !== null && Number.isFinite(duration) && duration > 0 ? duration : null;
-}
+  // Stream copy: a stream nothing changes, in a codec the container holds, is copied instead of re-encoded.
+  const copyable = req.options?.stream_copy !== 'never' && format.kind === 'media' && !c.joined && c.cut !== 'exact';
+  const videoCopy =
+    video !== null &&
+    videoEncoder !== null &&
+    frameOk &&
+    copyable &&
+    untouched(video) &&
+    !videoEncoder.tuned &&
+    outputRateArgs(output).length === 0 &&
+    copiesInto(firstStream(main, 'video')?.codec, output.video ? output.video.codec : undefined, format.videoCodecs);
+  const audioCopy =
+    audio !== null &&
+    audioEncoder !== null &&
+    copyable &&
+    untouched(audio) &&
+    !audioEncoder.tuned &&
+    copiesInto(firstStream(main, 'audio')?.codec, output.audio ? output.audio.codec : undefined, format.audioCodecs);
 
-// ---------------------------------------------------------------------------------------------------- trim
-
-interface TrimPlan {
-  inputArgs: string[];
-  expectedDurationS: number | null;
-}
-
-function planTrim(operations: TrimOperation[], input: ProbeResult | null, problems: PlanProblem[]): TrimPlan | null {
-  const inputDuration = knownDuration(input);
-  const trims = operations.map((operation, index) => ({ operation, index })).filter((t) => t.operation.type === 'trim');
-  const extra = trims[1];
-  if (extra) {
-    problems.push({
-      code: 'INVALID_TRIM',
-      pointer: `/operations/${extra.index}`,
-      message: 'only one trim operation is supported',
-    });
-    return null;
+  if (video && !videoCopy) {
+    const mainVideo = firstStream(main, 'video');
+    if (mainVideo?.codec) c.decoders.add(mainVideo.codec);
+    if (videoEncoder && isVideoCodec(videoEncoder.codec)) evenFrame(video);
+    if (format.name === 'gif') gifPalette(c, video);
   }
-  const only = trims[0];
-  if (!only) return { inputArgs: [], expectedDurationS: inputDuration };
+  if (audio && !audioCopy) {
+    const mainAudio = firstStream(main, 'audio');
+    if (mainAudio?.codec) c.decoders.add(mainAudio.codec);
+  }
 
-  const at = (field: string) => `/operations/${only.index}/${field}`;
-  const start = trimTime(only.operation.start, at('start'), problems);
-  const end = trimTime(only.operation.end, at('end'), problems);
-  const duration = trimTime(only.operation.duration, at('duration'), problems);
-  if (start === null || end === null || duration === null) return null;
-
-  const startS = start ?? 0;
-  let failed = false;
-  const refuse = (field: string, message: string) => {
-    problems.push({ code: 'INVALID_TRIM', pointer: at(field), message });
-    failed = true;
+  const empty: Composition = {
+    problems,
+    args: [],
+    outputs: [],
+    files: [],
+    expectedDurationS: null,
+    streamCopy: false,
+    encoders: [],
+    decoders: [],
+    filters: [],
+    muxer: format.muxer,
+    measuring: c.measuring,
   };
-  if (end !== undefined && duration !== undefined) refuse('duration', 'give either end or duration, not both');
-  if (end !== undefined && end <= startS) refuse('end', 'end must be after start');
-  if (duration !== undefined && duration <= 0) refuse('duration', 'duration must be greater than zero');
-  if (inputDuration !== null && startS >= inputDuration) {
-    refuse('start', `start is at or after the end of the input (${formatSecondsArg(inputDuration)} s)`);
-  }
-  if (failed) return null;
+  if (problems.length > 0) return empty;
 
-  // Input options: ffmpeg seeks to the keyframe before start and decodes up to it, so the cut is frame
-  // accurate and fast; -to is then measured on the input's timeline.
-  const inputArgs: string[] = [];
-  if (startS > 0) inputArgs.push('-ss', formatSecondsArg(startS));
-  if (end !== undefined) inputArgs.push('-to', formatSecondsArg(end));
-  if (duration !== undefined) inputArgs.push('-t', formatSecondsArg(duration));
-
-  let expectedDurationS: number | null = null;
-  if (inputDuration !== null) {
-    const windowEnd = end ?? (duration !== undefined ? startS + duration : inputDuration);
-    expectedDurationS = round6(Math.min(inputDuration, windowEnd) - startS);
+  const allCopy = (video === null || videoCopy) && (audio === null || audioCopy);
+  const streams = renderStreams(c);
+  const args = [...renderInputs(c), ...streams.head, ...streams.maps];
+  if (allCopy) args.push('-c', 'copy');
+  if (video) {
+    if (!videoCopy) args.push(...videoEncoder!.args);
+    else if (!allCopy) args.push('-c:v', 'copy');
+    if (videoCopy && firstStream(main, 'video')?.codec === 'hevc' && (format.muxer === 'mp4' || format.muxer === 'mov')) args.push('-tag:v', 'hvc1');
+    if (streams.videoFilters) args.push('-vf', streams.videoFilters);
+    args.push(...outputRateArgs(output));
+  } else {
+    args.push('-vn');
   }
-  return { inputArgs, expectedDurationS };
+  if (audio) {
+    if (!audioCopy) args.push(...audioEncoder!.args);
+    else if (!allCopy) args.push('-c:a', 'copy');
+    if (streams.audioFilters) args.push('-af', streams.audioFilters);
+  } else {
+    args.push('-an');
+  }
+  // A keyframe cut copied from before its start point would otherwise begin at a negative time.
+  if (c.cut === 'keyframe' && (videoCopy || audioCopy)) args.push('-avoid_negative_ts', 'make_zero');
+  args.push(...c.outputArgs);
+  const muxer = c.output.stills ? 'image2' : format.muxer;
+  args.push(...muxerArgs(muxer), ...c.output.args, '-f', muxer, c.output.target);
+
+  return {
+    problems,
+    args,
+    outputs: c.output.files,
+    files: c.files,
+    expectedDurationS: c.output.timed ? c.duration : null,
+    streamCopy: allCopy,
+    encoders: [videoCopy ? null : videoEncoder?.encoder, audioCopy ? null : audioEncoder?.encoder].filter((name): name is string => !!name),
+    decoders: [...c.decoders],
+    filters: streams.filterNames,
+    muxer,
+    measuring: c.measuring,
+  };
 }
 
-/** undefined when absent, null when invalid (a problem was recorded). */
-function trimTime(value: number | string | undefined, pointer: string, problems: PlanProblem[]): number | undefined | null {
-  if (value === undefined) return undefined;
-  try {
-    return parseTimeSeconds(value);
-  } catch (error) {
-    if (!(error instanceof TimeParseError)) throw error;
-    problems.push({ code: 'INVALID_TRIM', pointer, message: error.message });
-    return null;
-  }
+/** A stream with no filter on it: still the input stream as it was. */
+function untouched(pipe: StreamPipe): boolean {
+  return pipe.isSimple && pipe.filters.length === 0;
 }
 
-// --------------------------------------------------------------------------------------------------- video
-
-interface StreamPlan {
-  streamIndex: number;
-  args: string[];
-  encoder: string;
-  /** The input stream's codec, which ffmpeg names its decoder after; null when the probe did not say. */
-  decoder: string | null;
-  filters: string[];
+/** Whether an input stream of `probeCodec` can be copied: its codec is the one asked for, or the container takes it. */
+function copiesInto(probeCodec: string | null | undefined, requested: string | undefined, holds: readonly string[]): boolean {
+  const codec = probeCodec ? PROBE_CODEC_NAMES[probeCodec] : undefined;
+  if (codec === undefined) return false;
+  return requested !== undefined ? requested === codec : holds.includes(codec);
 }
 
-function planVideo(
-  output: NormalisedOutput,
-  format: FormatSpec,
-  input: ProbeResult | null,
-  limits: Limits,
-  problems: PlanProblem[],
-): StreamPlan | null {
-  const options = output.video;
-  if (options === false) return null;
-  if (isAudioOnly(format.name)) {
-    if (options !== undefined) {
-      const check = checkCodecForFormat(format.name, 'video', options.codec ?? 'h264');
-      problems.push({
-        code: 'INVALID_CODEC_FORMAT',
-        pointer: '/output/video',
-        message: `${format.name} is an audio format and holds no video`,
-        allowed: [],
-        ...(check.ok ? {} : { suggestion: check.suggestion }),
-      });
-    }
-    return null;
-  }
-
-  const stream = firstStream(input, 'video');
-  if (!stream) {
-    problems.push({
-      code: 'NO_VIDEO_STREAM',
-      pointer: options !== undefined ? '/output/video' : '/output',
-      message: 'the input has no video stream',
-      suggestion: 'set output.video to false, or choose an audio format such as m4a or mp3',
-    });
-    return null;
-  }
-
-  const video = options ?? {};
-  const at = (field: string) => (output.detailed ? `/output/video/${field}` : '/output');
-  const codec = (video.codec ?? format.defaultVideo) as VideoCodec;
-  const check = checkCodecForFormat(format.name, 'video', codec);
-  if (!check.ok) {
-    problems.push({
-      code: 'INVALID_CODEC_FORMAT',
-      pointer: at('codec'),
-      message: `${format.name} cannot hold ${codec} video`,
-      allowed: check.allowed,
-      suggestion: check.suggestion,
-    });
-    return null;
-  }
-
-  const before = problems.length;
-  const crfRange = VIDEO_CRF_RANGE[codec];
-  if (video.crf !== undefined && (video.crf < crfRange.min || video.crf > crfRange.max)) {
-    problems.push({
-      code: 'INVALID_OPTION',
-      pointer: at('crf'),
-      message: `crf for ${codec} must be between ${crfRange.min} and ${crfRange.max}`,
-    });
-  }
-  const bitrate = bitrateOption(video.bitrate, limits, at('bitrate'), problems);
-  if (video.fps !== undefined && video.fps > limits.maxFps) {
-    problems.push({ code: 'LIMIT_EXCEEDED', pointer: at('fps'), message: `fps must be at most ${limits.maxFps}` });
-  }
-  const scale = planScale(video.resolution, stream, limits, at('resolution'), problems);
-  if (problems.length > before || scale === null) return null;
-
-  const args = ['-c:v', check.encoder, ...rateControl(codec, video, bitrate, limits), ...speedArgs(codec, video.preset)];
-  if (codec === 'h265') {
-    // Apple players only accept HEVC in MP4/QuickTime under the hvc1 tag; x265's own log is noise in the tail.
-    if (format.muxer === 'mp4' || format.muxer === 'mov') args.push('-tag:v', 'hvc1');
-    args.push('-x265-params', 'log-level=error');
-  }
-  // 4:2:0 is what every browser and device decodes; sources in 4:4:4 or RGB would otherwise stay so.
-  args.push('-pix_fmt', 'yuv420p');
-  if (scale.filter) args.push('-vf', scale.filter);
-  if (video.fps !== undefined) args.push('-r', String(video.fps));
-  return { streamIndex: stream.index, args, encoder: check.encoder, decoder: stream.codec, filters: scale.filter ? ['scale'] : [] };
+/** GIF's 256 colours, chosen per frame (a palette for the whole clip would need every frame in memory first). */
+function gifPalette(c: Composer, video: VideoPipe): void {
+  const from = video.link();
+  const [a, b, palette, out] = [c.graph.label('g'), c.graph.label('g'), c.graph.label('pal'), c.graph.label('v')];
+  c.graph.add({ inputs: [from], filters: [filter('split', { outputs: 2 })], outputs: [a, b] });
+  c.graph.add({ inputs: [a], filters: [filter('palettegen', { stats_mode: 'single' })], outputs: [palette] });
+  c.graph.add({ inputs: [b, palette], filters: [filter('paletteuse', { new: 1 })], outputs: [out] });
+  video.continueFrom(out);
 }
 
-function rateControl(codec: VideoCodec, video: VideoOptions, bitrate: number | undefined, limits: Limits): string[] {
-  const crf = video.crf;
-  if (codec === 'h264' || codec === 'h265') {
-    // With both, CRF sets the quality and the bitrate caps it (capped CRF).
-    if (bitrate !== undefined && crf !== undefined) {
-      return ['-crf', String(crf), '-maxrate', String(bitrate), '-bufsize', String(bitrate * 2)];
-    }
-    if (bitrate !== undefined) return ['-b:v', String(bitrate)];
-    return ['-crf', String(crf ?? DEFAULT_CRF[codec])];
-  }
-  // libvpx: CRF with a bitrate is constrained quality; a bitrate alone is VBR.
-  if (bitrate !== undefined && crf !== undefined) return ['-crf', String(crf), '-b:v', String(bitrate)];
-  if (bitrate !== undefined) return ['-b:v', String(bitrate)];
-  const quality = String(crf ?? DEFAULT_CRF[codec]);
-  // VP9 has a true constant-quality mode (-b:v 0). VP8 does not: without a bitrate libvpx caps it at 256 kbit/s,
-  // so the key's bitrate limit serves as a ceiling that the quality target, not the cap, decides.
-  return codec === 'vp9' ? ['-crf', quality, '-b:v', '0'] : ['-crf', quality, '-b:v', String(limits.maxBitrate)];
+function muxerArgs(muxer: string): string[] {
+  // Moves the index to the front so players can start before the whole file has arrived.
+  if (muxer === 'mp4' || muxer === 'mov' || muxer === 'ipod') return ['-movflags', '+faststart'];
+  // Animated images loop forever, as browsers show them.
+  if (muxer === 'gif' || muxer === 'webp') return ['-loop', '0'];
+  return [];
 }
 
-function speedArgs(codec: VideoCodec, preset: VideoPreset | undefined): string[] {
-  const chosen = preset ?? DEFAULT_PRESET;
-  if (codec === 'h264' || codec === 'h265') return ['-preset', chosen];
-  const args = ['-deadline', 'good', '-cpu-used', String(VPX_CPU_USED[chosen])];
-  // VP9 is only multi-threaded per frame row when asked to be.
-  if (codec === 'vp9') args.push('-row-mt', '1');
+// ------------------------------------------------------------------------------------------ measuring run
+
+function renderMeasure(c: Composer, problems: PlanProblem[]): Composition {
+  const streams = renderStreams(c);
+  const args = [...renderInputs(c), ...streams.head, ...streams.maps];
+  if (streams.videoFilters) args.push('-vf', streams.videoFilters);
+  if (!c.video) args.push('-vn');
+  if (streams.audioFilters) args.push('-af', streams.audioFilters);
+  if (!c.audio) args.push('-an');
+  // The null muxer writes nothing (it opens no file), so '-' is only a placeholder name.
+  args.push('-f', 'null', '-');
+  for (const pipe of [c.video, c.audio]) {
+    const codec = pipe ? firstStream(c.inputs[0]!.probe, pipe.kind)?.codec : null;
+    if (codec) c.decoders.add(codec);
+  }
+  return {
+    problems,
+    args,
+    outputs: [],
+    files: [],
+    expectedDurationS: null,
+    streamCopy: false,
+    encoders: [],
+    decoders: [...c.decoders],
+    filters: streams.filterNames,
+    muxer: 'null',
+    measuring: c.measuring,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- rendering
+
+function renderInputs(c: Composer): string[] {
+  const args = [...BASE_ARGS];
+  for (const input of c.inputs) {
+    // Per input: only plain files, so a crafted input cannot make ffmpeg fetch URLs or other files (SSRF).
+    args.push('-protocol_whitelist', 'file', ...input.args, '-i', input.file);
+  }
   return args;
 }
 
-interface ScalePlan {
-  /** null when the input frame size is kept. */
-  filter: string | null;
+interface RenderedStreams {
+  /** -filter_complex and its graph, when the streams need one. */
+  head: string[];
+  maps: string[];
+  /** -vf / -af chains when each stream is a simple chain from its input. */
+  videoFilters: string | null;
+  audioFilters: string | null;
+  filterNames: string[];
 }
 
-function planScale(
-  resolution: string | undefined,
-  stream: ProbeStream,
-  limits: Limits,
-  pointer: string,
-  problems: PlanProblem[],
-): ScalePlan | null {
-  const inputWidth = positiveInt(stream.width);
-  const inputHeight = positiveInt(stream.height);
-
-  if (resolution === undefined) {
-    if (inputWidth === null || inputHeight === null) return { filter: null };
-    if (!frameFits(inputWidth, inputHeight, limits)) {
-      problems.push({
-        code: 'LIMIT_EXCEEDED',
-        pointer,
-        message: `the input is ${inputWidth}x${inputHeight}, larger than the output limit`,
-        suggestion: `set output.video.resolution to ${largestNamedFitting(inputWidth, inputHeight, limits) ?? 'a smaller size'}`,
-      });
-      return null;
-    }
-    // 4:2:0 needs even dimensions; an odd-sized input is cropped by one pixel rather than failing.
-    const width = evenFloor(inputWidth);
-    const height = evenFloor(inputHeight);
-    return { filter: width === inputWidth && height === inputHeight ? null : `scale=${width}:${height}` };
+/**
+ * Simple chains from one input stream each go in -vf/-af; anything joining streams (overlay, concat, palettes) makes
+ * a -filter_complex graph, and then every filtered stream is linked into it and mapped by its label.
+ */
+function renderStreams(c: Composer): RenderedStreams {
+  const pipes = [c.video, c.audio].filter((pipe): pipe is StreamPipe => pipe !== null);
+  const names = new Set<string>();
+  if (c.graph.chains.length === 0) {
+    const maps = pipes.flatMap((pipe) => ['-map', pipe.source]);
+    for (const pipe of pipes) for (const f of pipe.filters) names.add(f.name);
+    const chain = (pipe: StreamPipe | null) => (pipe && pipe.filters.length > 0 ? renderFilters(pipe.filters) : null);
+    return { head: [], maps, videoFilters: chain(c.video), audioFilters: chain(c.audio), filterNames: [...names] };
   }
-
-  if (resolution in NAMED_RESOLUTIONS) {
-    const shortSide = NAMED_RESOLUTIONS[resolution as NamedResolution];
-    const portrait = inputWidth !== null && inputHeight !== null && inputHeight > inputWidth;
-    // Without a known frame size assume 16:9 landscape for the limit check.
-    const aspect = inputWidth !== null && inputHeight !== null ? inputWidth / inputHeight : 16 / 9;
-    const longSide = evenRound(shortSide * (portrait ? 1 / aspect : aspect));
-    const [width, height] = portrait ? [shortSide, longSide] : [longSide, shortSide];
-    if (!frameFits(width, height, limits)) {
-      problems.push({ code: 'LIMIT_EXCEEDED', pointer, message: `${resolution} (${width}x${height}) is larger than the output limit` });
-      return null;
-    }
-    // -2 lets ffmpeg keep the aspect ratio with an even length.
-    return { filter: portrait ? `scale=${shortSide}:-2` : `scale=-2:${shortSide}` };
-  }
-
-  const match = /^(\d{1,5})x(\d{1,5})$/.exec(resolution);
-  const width = match ? Number(match[1]) : NaN;
-  const height = match ? Number(match[2]) : NaN;
-  if (!(width >= 2 && height >= 2)) {
-    problems.push({ code: 'INVALID_OPTION', pointer, message: 'resolution must be WIDTHxHEIGHT with sides of at least 2' });
-    return null;
-  }
-  if (width % 2 !== 0 || height % 2 !== 0) {
-    problems.push({
-      code: 'INVALID_OPTION',
-      pointer,
-      message: 'width and height must be even',
-      suggestion: `${evenRound(width)}x${evenRound(height)}`,
-    });
-    return null;
-  }
-  if (!frameFits(width, height, limits)) {
-    problems.push({
-      code: 'LIMIT_EXCEEDED',
-      pointer,
-      message: `${width}x${height} is larger than the output limit (${MAX_LONG_SIDE}x${MAX_SHORT_SIDE}, ${limits.outputPixels} pixels)`,
-    });
-    return null;
-  }
-  return { filter: `scale=${width}:${height}` };
-}
-
-function frameFits(width: number, height: number, limits: Limits): boolean {
-  return (
-    Math.max(width, height) <= MAX_LONG_SIDE &&
-    Math.min(width, height) <= MAX_SHORT_SIDE &&
-    width * height <= limits.outputPixels
-  );
-}
-
-function largestNamedFitting(width: number, height: number, limits: Limits): NamedResolution | null {
-  const names = Object.keys(NAMED_RESOLUTIONS) as NamedResolution[];
-  for (const name of names) {
-    const shortSide = NAMED_RESOLUTIONS[name];
-    const longSide = evenRound((shortSide * Math.max(width, height)) / Math.min(width, height));
-    if (frameFits(longSide, shortSide, limits)) return name;
-  }
-  return null;
-}
-
-// --------------------------------------------------------------------------------------------------- audio
-
-function planAudio(
-  output: NormalisedOutput,
-  format: FormatSpec,
-  input: ProbeResult | null,
-  limits: Limits,
-  problems: PlanProblem[],
-): StreamPlan | null {
-  const options = output.audio;
-  if (options === false) return null;
-  const stream = firstStream(input, 'audio');
-  if (!stream) {
-    // A silent video stays a video; only an explicit or audio-only request needs the sound.
-    if (options !== undefined || isAudioOnly(format.name)) {
-      problems.push({
-        code: 'NO_AUDIO_STREAM',
-        pointer: options !== undefined ? '/output/audio' : '/output',
-        message: 'the input has no audio stream',
-        ...(isAudioOnly(format.name) ? {} : { suggestion: 'set output.audio to false' }),
-      });
-    }
-    return null;
-  }
-
-  const audio = options ?? {};
-  const at = (field: string) => (output.detailed ? `/output/audio/${field}` : '/output');
-  const codec = (audio.codec ?? format.defaultAudio) as AudioCodec;
-  const check = checkCodecForFormat(format.name, 'audio', codec);
-  if (!check.ok) {
-    problems.push({
-      code: 'INVALID_CODEC_FORMAT',
-      pointer: at('codec'),
-      message: `${format.name} cannot hold ${codec} audio`,
-      allowed: check.allowed,
-      suggestion: check.suggestion,
-    });
-    return null;
-  }
-
-  const before = problems.length;
-  const codecLimits = AUDIO_CODEC_LIMITS[codec];
-  let bitrate: number | undefined;
-  if (audio.bitrate !== undefined && !codecLimits.acceptsBitrate) {
-    problems.push({ code: 'INVALID_OPTION', pointer: at('bitrate'), message: `${codec} is lossless and takes no bitrate` });
-  } else {
-    bitrate = bitrateOption(audio.bitrate, limits, at('bitrate'), problems);
-  }
-  if (audio.channels !== undefined && audio.channels > codecLimits.maxChannels) {
-    problems.push({
-      code: 'INVALID_OPTION',
-      pointer: at('channels'),
-      message: `${codec} holds at most ${codecLimits.maxChannels} channels`,
-    });
-  }
-  const rates = codecLimits.sampleRates;
-  if (audio.sample_rate !== undefined && rates !== null && !rates.includes(audio.sample_rate)) {
-    problems.push({
-      code: 'INVALID_OPTION',
-      pointer: at('sample_rate'),
-      message: `${codec} does not support a sample rate of ${audio.sample_rate} Hz`,
-      allowed: [...rates],
-    });
-  }
-  if (problems.length > before) return null;
-
-  const args = ['-c:a', check.encoder];
-  if (bitrate !== undefined) args.push('-b:a', String(bitrate));
-  if (audio.channels !== undefined) args.push('-ac', String(audio.channels));
-  if (audio.sample_rate !== undefined) args.push('-ar', String(audio.sample_rate));
-  return { streamIndex: stream.index, args, encoder: check.encoder, decoder: stream.codec, filters: [] };
-}
-
-// ------------------------------------------------------------------------------------------------- helpers
-
-function muxerArgs(format: FormatSpec): string[] {
-  // Moves the index to the front so players can start before the whole file has arrived.
-  return format.muxer === 'mp4' || format.muxer === 'mov' || format.muxer === 'ipod' ? ['-movflags', '+faststart'] : [];
-}
-
-function bitrateOption(
-  value: string | number | undefined,
-  limits: Limits,
-  pointer: string,
-  problems: PlanProblem[],
-): number | undefined {
-  if (value === undefined) return undefined;
-  try {
-    return parseBitrate(value, limits.maxBitrate);
-  } catch (error) {
-    if (!(error instanceof BitrateParseError)) throw error;
-    problems.push({ code: error.code, pointer, message: error.message });
-    return undefined;
-  }
-}
-
-function firstStream(input: ProbeResult | null, type: 'video' | 'audio'): ProbeStream | undefined {
-  // Before the probe, every stream is assumed present with an unknown frame size.
-  if (input === null) return { index: 0, type, codec: null };
-  return input.streams.find((stream) => stream.type === type && Number.isSafeInteger(stream.index) && stream.index >= 0);
-}
-
-function isString(value: string | null | undefined): value is string {
-  return typeof value === 'string';
-}
-
-function positiveInt(value: number | undefined): number | null {
-  return value !== undefined && Number.isSafeInteger(value) && value > 0 ? value : null;
-}
-
-function evenFloor(value: number): number {
-  return Math.max(2, value - (value % 2));
-}
-
-function evenRound(value: number): number {
-  return Math.max(2, Math.round(value / 2) * 2);
-}
-
-function round6(value: number): number {
-  return Math.round(value * 1e6) / 1e6;
+  const maps = pipes.flatMap((pipe) => (untouched(pipe) ? ['-map', pipe.source] : ['-map', `[${pipe.link()}]`]));
+  for (const name of c.graph.filterNames()) names.add(name);
+  return { head: ['-filter_complex', renderGraph(c.graph.chains)], maps, videoFilters: null, audioFilters: null, filterNames: [...names] };
 }

@@ -42,18 +42,22 @@ function expectProblems(result: ConvertPlan | PlanProblem[]): PlanProblem[] {
 
 describe('planConvert: golden argv', () => {
   it('mp4 defaults to h264 + aac with explicit stream maps', () => {
-    const result = expectPlan(plan({ output: 'mp4' }));
+    const result = expectPlan(plan({ output: 'mp4', options: { stream_copy: 'never' } }));
+    const args = [
+      ...HEAD,
+      '-i', 'input',
+      '-map', '0:0', '-map', '0:1',
+      '-c:v', 'libx264', '-crf', '23', '-preset', 'medium', '-pix_fmt', 'yuv420p',
+      '-c:a', 'aac',
+      '-movflags', '+faststart',
+      '-f', 'mp4', 'output.mp4',
+    ];
     expect(result).toEqual({
-      args: [
-        ...HEAD,
-        '-i', 'input',
-        '-map', '0:0', '-map', '0:1',
-        '-c:v', 'libx264', '-crf', '23', '-preset', 'medium', '-pix_fmt', 'yuv420p',
-        '-c:a', 'aac',
-        '-movflags', '+faststart',
-        '-f', 'mp4', 'output.mp4',
-      ],
+      inputs: [{ pointer: '/input', uri: 'upload:0190c5a4-7d4e-7c1a-9f5e-2b8f6a1d3c4e', file: 'input' }],
+      passes: [{ kind: 'encode', args, expectedDurationS: 10, weight: 1 }],
+      args,
       outputs: [{ name: 'output.mp4', file: 'output.mp4', contentType: 'video/mp4' }],
+      files: [],
       expectedDurationS: 10,
       streamCopy: false,
       requirements: { encoders: ['libx264', 'aac'], decoders: ['h264', 'aac'], filters: [], muxers: ['mp4'] },
@@ -77,7 +81,7 @@ describe('planConvert: golden argv', () => {
       '-i', 'input',
       '-map', '0:0', '-map', '0:1',
       '-c:v', 'libx264', '-crf', '20', '-maxrate', '2500000', '-bufsize', '5000000', '-preset', 'fast',
-      '-pix_fmt', 'yuv420p', '-vf', 'scale=-2:720', '-r', '30',
+      '-pix_fmt', 'yuv420p', '-vf', 'scale=w=-2:h=720', '-r', '30',
       '-c:a', 'aac', '-b:a', '128000', '-ac', '2', '-ar', '48000',
       '-movflags', '+faststart',
       '-f', 'mp4', 'output.mp4',
@@ -112,7 +116,7 @@ describe('planConvert: golden argv', () => {
       '-i', 'input',
       '-map', '0:0', '-map', '0:1',
       '-c:v', 'libvpx-vp9', '-b:v', '1000000', '-deadline', 'good', '-cpu-used', '5', '-row-mt', '1',
-      '-pix_fmt', 'yuv420p', '-vf', 'scale=640:360',
+      '-pix_fmt', 'yuv420p', '-vf', 'scale=w=640:h=360',
       '-c:a', 'libopus', '-b:a', '96000',
       '-f', 'webm', 'output.webm',
     ]);
@@ -121,8 +125,10 @@ describe('planConvert: golden argv', () => {
 
   it('mp3 drops the video and maps only the audio', () => {
     const result = expectPlan(plan({ output: 'mp3' }));
-    expect(result).toEqual({
-      args: [...HEAD, '-i', 'input', '-map', '0:1', '-vn', '-c:a', 'libmp3lame', '-f', 'mp3', 'output.mp3'],
+    const args = [...HEAD, '-i', 'input', '-map', '0:1', '-vn', '-c:a', 'libmp3lame', '-f', 'mp3', 'output.mp3'];
+    expect(result).toMatchObject({
+      args,
+      passes: [{ kind: 'encode', args, expectedDurationS: 10, weight: 1 }],
       outputs: [{ name: 'output.mp3', file: 'output.mp3', contentType: 'audio/mpeg' }],
       expectedDurationS: 10,
       streamCopy: false,
@@ -161,7 +167,7 @@ describe('planConvert: golden argv', () => {
 
   it('drops a stream on request', () => {
     expect(expectPlan(plan({ output: { format: 'mp4', audio: false } })).args).toContain('-an');
-    const noVideo = expectPlan(plan({ output: { format: 'mkv', video: false } }));
+    const noVideo = expectPlan(plan({ output: { format: 'mkv', video: false }, options: { stream_copy: 'never' } }));
     expect(noVideo.args).toContain('-vn');
     expect(noVideo.args.join(' ')).toContain('-map 0:1 -vn');
   });
@@ -178,9 +184,11 @@ describe('planConvert: golden argv', () => {
 
   it('scales portrait inputs by their short side, and crops odd sizes to even', () => {
     const portrait = probe({ streams: [{ index: 0, type: 'video', codec: 'h264', width: 1080, height: 1920 }] });
-    expect(expectPlan(plan({ output: { format: 'mp4', video: { resolution: '720p' } } }, portrait)).args).toContain('scale=720:-2');
+    expect(expectPlan(plan({ output: { format: 'mp4', video: { resolution: '720p' } } }, portrait)).args).toContain('scale=w=720:h=-2');
     const odd = probe({ streams: [{ index: 0, type: 'video', codec: 'h264', width: 641, height: 361 }] });
-    expect(expectPlan(plan({ output: 'mp4' }, odd)).args).toContain('scale=640:360');
+    expect(expectPlan(plan({ output: 'mp4', options: { stream_copy: 'never' } }, odd)).args).toContain('scale=w=640:h=360');
+    // Copied, the odd frame stays as it is: nothing is decoded.
+    expect(expectPlan(plan({ output: 'mp4' }, odd)).args).not.toContain('scale=w=640:h=360');
   });
 
   it('uses the right muxer and content type for every audio format', () => {
@@ -191,7 +199,7 @@ describe('planConvert: golden argv', () => {
       ['flac', 'flac', 'output.flac', 'audio/flac', 'flac'],
     ] as const;
     for (const [format, muxer, file, contentType, encoder] of cases) {
-      const result = expectPlan(plan({ output: format }));
+      const result = expectPlan(plan({ output: format, options: { stream_copy: 'never' } }));
       expect(result.args.slice(-3)).toEqual(['-f', muxer, file]);
       expect(result.args.join(' ')).toContain(`-c:a ${encoder}`);
       expect(result.outputs[0]?.contentType).toBe(contentType);
@@ -367,6 +375,7 @@ describe('validateConvert: before the input is fetched', () => {
       ['INVALID_TRIM', '/operations/0/end'],
       ['INVALID_CODEC_FORMAT', '/output/video/codec'],
       ['INVALID_OPTION', '/output/audio/sample_rate'],
+      ['LIMIT_EXCEEDED', '/output/video/resolution'],
     ]);
     const limitsOnly = validate({ output: { format: 'mp4', video: { bitrate: '2M', fps: 60, resolution: '1080p' } } }, limits);
     expect(limitsOnly.map((p) => [p.code, p.pointer])).toEqual([
@@ -387,7 +396,7 @@ describe('ConvertRequestSchema', () => {
   const base = { input: 'upload:0190c5a4-7d4e-7c1a-9f5e-2b8f6a1d3c4e', output: 'mp4' };
 
   it('fills the job options defaults', () => {
-    expect(ConvertRequestSchema.parse(base).options).toEqual({ priority: 0, engine: 'auto' });
+    expect(ConvertRequestSchema.parse(base).options).toEqual({ priority: 0, engine: 'auto', stream_copy: 'auto' });
   });
 
   it('refuses unknown keys at every level', () => {
@@ -415,7 +424,7 @@ describe('ConvertRequestSchema', () => {
       { operations: [{ type: 'trim', start: '-00:00:01' }] },
       { operations: [{ type: 'trim', start: 'now' }] },
       { operations: [{ type: 'concat' }] },
-      { operations: Array.from({ length: 21 }, () => ({ type: 'trim' })) },
+      { operations: Array.from({ length: 101 }, () => ({ type: 'trim' })) },
       { options: { priority: 11 } },
       { options: { engine: 'gpu' } },
       { webhook_url: 'not a url' },
@@ -439,6 +448,6 @@ describe('ConvertRequestSchema', () => {
       options: { priority: -10, engine: 'native' },
       webhook_url: 'https://example.com/hook',
     };
-    expect(ConvertRequestSchema.parse(body)).toEqual(body);
+    expect(ConvertRequestSchema.parse(body)).toEqual({ ...body, options: { ...body.options, stream_copy: 'auto' } });
   });
 });
