@@ -21,7 +21,10 @@ export interface Limits {
 }
 
 export interface Config {
+  /** The default tier's limits. */
   limits: Limits;
+  /** Further tiers by name (an API key's `tier`); see limitsForTier. */
+  tiers: Record<string, Limits>;
   /** Per-job wall clock limit for one ffmpeg run. */
   jobTimeoutMs: number;
   leaseMs: number;
@@ -56,6 +59,44 @@ export const DEFAULT_LIMITS: Limits = {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * The limits of one tier. The default tier reads FFEDGE_<NAME>; a tier `pro` named in FFEDGE_TIERS reads
+ * FFEDGE_TIER_PRO_<NAME> and inherits every value it does not set from the default tier.
+ */
+function loadLimits(env: Env, prefix: string, base: Limits): Limits {
+  const read = (name: string, fallback: number, min: number, max: number) => int(env, `${prefix}${name}`, fallback, min, max);
+  return {
+    bodyBytes: read('BODY_LIMIT', base.bodyBytes, 1024, 16 * 1024 ** 2),
+    uploadBytes: read('UPLOAD_LIMIT', base.uploadBytes, 1, 5 * 1024 ** 4),
+    inputBytes: read('INPUT_LIMIT', base.inputBytes, 1, 5 * 1024 ** 4),
+    inputDurationS: read('INPUT_DURATION_LIMIT', base.inputDurationS, 1, 48 * 3600),
+    outputPixels: read('OUTPUT_PIXELS_LIMIT', base.outputPixels, 1, 7680 * 4320),
+    maxFps: read('FPS_LIMIT', base.maxFps, 1, 240),
+    maxBitrate: read('BITRATE_LIMIT', base.maxBitrate, 1000, 1_000_000_000),
+    operations: read('OPERATIONS_LIMIT', base.operations, 1, 100),
+    outputs: read('OUTPUTS_LIMIT', base.outputs, 1, 1000),
+    concurrentJobs: read('CONCURRENT_JOBS', base.concurrentJobs, 1, 10_000),
+    requests: read('RATE_LIMIT', base.requests, 1, 1_000_000),
+    windowS: read('RATE_WINDOW_S', base.windowS, 1, 86_400),
+  };
+}
+
+const TIER_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+
+function loadTiers(env: Env, base: Limits): Record<string, Limits> {
+  const tiers: Record<string, Limits> = {};
+  for (const name of (env.FFEDGE_TIERS ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!TIER_NAME.test(name)) throw new Error(`FFEDGE_TIERS: ${name} is not a tier name (a-z, 0-9, _)`);
+    tiers[name] = loadLimits(env, `FFEDGE_TIER_${name.toUpperCase()}_`, base);
+  }
+  return tiers;
+}
+
+/** The limits of an API key's tier; the default tier (config.limits) for an unknown or unset tier. */
+export function limitsForTier(config: Pick<Config, 'limits' | 'tiers'>, tier: string | null | undefined): Limits {
+  return (tier && Object.hasOwn(config.tiers, tier) ? config.tiers[tier] : undefined) ?? config.limits;
+}
+
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -67,21 +108,10 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
 
 export function loadConfig(env: Env, defaults: { cores?: number } = {}): Config {
   const cores = defaults.cores ?? 2;
+  const limits = loadLimits(env, 'FFEDGE_', DEFAULT_LIMITS);
   return {
-    limits: {
-      bodyBytes: int(env, 'FFEDGE_BODY_LIMIT', DEFAULT_LIMITS.bodyBytes, 1024, 16 * 1024 ** 2),
-      uploadBytes: int(env, 'FFEDGE_UPLOAD_LIMIT', DEFAULT_LIMITS.uploadBytes, 1, 5 * 1024 ** 4),
-      inputBytes: int(env, 'FFEDGE_INPUT_LIMIT', DEFAULT_LIMITS.inputBytes, 1, 5 * 1024 ** 4),
-      inputDurationS: int(env, 'FFEDGE_INPUT_DURATION_LIMIT', DEFAULT_LIMITS.inputDurationS, 1, 48 * 3600),
-      outputPixels: int(env, 'FFEDGE_OUTPUT_PIXELS_LIMIT', DEFAULT_LIMITS.outputPixels, 1, 7680 * 4320),
-      maxFps: int(env, 'FFEDGE_FPS_LIMIT', DEFAULT_LIMITS.maxFps, 1, 240),
-      maxBitrate: int(env, 'FFEDGE_BITRATE_LIMIT', DEFAULT_LIMITS.maxBitrate, 1000, 1_000_000_000),
-      operations: int(env, 'FFEDGE_OPERATIONS_LIMIT', DEFAULT_LIMITS.operations, 1, 100),
-      outputs: int(env, 'FFEDGE_OUTPUTS_LIMIT', DEFAULT_LIMITS.outputs, 1, 1000),
-      concurrentJobs: int(env, 'FFEDGE_CONCURRENT_JOBS', DEFAULT_LIMITS.concurrentJobs, 1, 10_000),
-      requests: int(env, 'FFEDGE_RATE_LIMIT', DEFAULT_LIMITS.requests, 1, 1_000_000),
-      windowS: int(env, 'FFEDGE_RATE_WINDOW_S', DEFAULT_LIMITS.windowS, 1, 86_400),
-    },
+    limits,
+    tiers: loadTiers(env, limits),
     jobTimeoutMs: int(env, 'FFEDGE_JOB_TIMEOUT_MS', 6 * 3600_000, 1000, 48 * 3600_000),
     leaseMs: int(env, 'FFEDGE_LEASE_MS', 30_000, 500, 3600_000),
     maxAttempts: int(env, 'FFEDGE_MAX_ATTEMPTS', 3, 1, 20),

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
-import type { Limits } from '../config.js';
+import { limitsForTier, type Limits } from '../config.js';
 import { problems } from '../problems.js';
 import { hasScope, verifyKey, type Scope } from '../security/api-keys.js';
 import { rateLimitHeaders } from '../security/token-bucket.js';
@@ -26,8 +26,9 @@ export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
   };
 }
 
+/** The limits of the request's API key tier (the default tier before a key is known). */
 export function limitsFor(c: { var: AppEnv['Variables'] }): Limits {
-  return c.var.platform.config.limits;
+  return limitsForTier(c.var.platform.config, c.var.apiKey?.tier);
 }
 
 /**

@@ -9,6 +9,7 @@ import { createJob } from '../jobs/create.js';
 import { problems } from '../problems.js';
 import { parseInputUri, StorageUriError, type InputLocation } from '../storage/uri.js';
 import type { AppEnv } from './env.js';
+import { limitsFor } from './middleware.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -86,7 +87,7 @@ export async function submit(c: Context<AppEnv>, submission: Submission): Promis
     priority: submission.priority,
     engine: submission.engine,
     maxAttempts: platform.config.maxAttempts,
-    concurrentLimit: platform.config.limits.concurrentJobs,
+    concurrentLimit: limitsFor(c).concurrentJobs,
     webhookUrl: submission.webhookUrl ?? null,
     now: platform.clock(),
     ...(idempotencyKey === undefined
