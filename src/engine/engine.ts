@@ -54,7 +54,14 @@ export interface Engine {
   capabilities(): Promise<EngineCapabilities>;
 }
 
-export type EngineErrorCode = 'CANCELLED' | 'TIMEOUT' | 'FFMPEG_FAILED' | 'ENGINE_UNAVAILABLE' | 'PROBE_FAILED';
+export type EngineErrorCode =
+  | 'CANCELLED'
+  | 'TIMEOUT'
+  | 'FFMPEG_FAILED'
+  | 'ENGINE_UNAVAILABLE'
+  | 'PROBE_FAILED'
+  /** The job needs more memory than the engine may use (the wasm engine holds every file in memory). */
+  | 'RESOURCE_LIMIT';
 
 export class EngineError extends Error {
   constructor(

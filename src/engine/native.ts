@@ -55,6 +55,7 @@ const SAFE_MESSAGES: Record<EngineErrorCode, string> = {
   FFMPEG_FAILED: 'ffmpeg could not process the input',
   ENGINE_UNAVAILABLE: 'ffmpeg is not available on this server',
   PROBE_FAILED: 'the input could not be read as a media file',
+  RESOURCE_LIMIT: 'the job needs more memory than the engine may use',
 };
 
 export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
@@ -292,7 +293,7 @@ function clampTimer(ms: number): number {
 }
 
 /** The last lines of a text stream, each bounded, so a chatty ffmpeg cannot grow memory. */
-class LineRing {
+export class LineRing {
   private readonly lines: string[] = [];
   private partial = '';
 
@@ -323,7 +324,7 @@ class LineRing {
  * Replaces server paths in ffmpeg output: the job's directory, the temp and home directories by name, then any
  * other absolute path, so a log tail never tells a client how the server is laid out; and memory addresses.
  */
-function pathScrubber(cwd: string | undefined): (text: string) => string {
+export function pathScrubber(cwd: string | undefined): (text: string) => string {
   const known: [string, string][] = [];
   if (cwd && cwd.startsWith('/')) known.push([cwd, '<job>']);
   known.push([tmpdir(), '<tmp>'], [homedir(), '<home>']);

@@ -215,6 +215,9 @@ function toJobError(error: unknown): JobError {
         return new JobError('INVALID_INPUT', 'The input is not a media file ffmpeg can read.', false, error.logTail);
       case 'ENGINE_UNAVAILABLE':
         return new JobError('ENGINE_UNAVAILABLE', 'No engine could run the job.', true, error.logTail);
+      case 'RESOURCE_LIMIT':
+        // The same input would not fit on a retry either; routing sends what it expects not to fit elsewhere.
+        return new JobError('RESOURCE_LIMIT', `The job was stopped: ${error.safeMessage}.`, false, error.logTail);
       default:
         return new JobError('FFMPEG_FAILED', error.safeMessage, false, error.logTail);
     }
