@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import { SPEED_MODELS, type JobProfile } from '../../../src/media/estimate.js';
+import { routeJob, type EngineProfile, type Requirements } from '../../../src/media/routing.js';
+
+const MIB = 1024 ** 2;
+
+/** What the wasm core lists (the parts these tests use), without what it lists but cannot do. */
+const WASM_CAPS: Requirements = {
+  encoders: ['libx264', 'libvpx', 'aac', 'libmp3lame', 'libopus', 'libvorbis', 'png', 'mjpeg', 'libwebp', 'flac'],
+  decoders: ['h264', 'hevc', 'vp8', 'vp9', 'aac', 'mp3', 'opus', 'png'],
+  filters: ['scale', 'fps', 'overlay', 'psnr', 'ssim', 'trim', 'atrim'],
+  muxers: ['mp4', 'webm', 'matroska', 'mp3', 'ipod', 'ogg', 'image2', 'wav', 'flac'],
+};
+const NATIVE_CAPS: Requirements = {
+  encoders: [...WASM_CAPS.encoders, 'libx265', 'libvpx-vp9'],
+  decoders: [...WASM_CAPS.decoders, 'prores'],
+  filters: [...WASM_CAPS.filters, 'drawtext', 'loudnorm'],
+  muxers: [...WASM_CAPS.muxers, 'mov'],
+};
+
+const native: EngineProfile = {
+  name: 'native',
+  capabilities: NATIVE_CAPS,
+  memoryLimitBytes: null,
+  startupMs: 30,
+  speed: SPEED_MODELS.native,
+};
+const wasm: EngineProfile = {
+  name: 'wasm',
+  capabilities: WASM_CAPS,
+  excluded: [
+    { kind: 'encoder', name: 'libvpx-vp9', reason: 'VP9 encoding crashes in ffmpeg.wasm' },
+    { kind: 'encoder', name: 'libx265', reason: 'H.265 encoding never finishes in ffmpeg.wasm' },
+  ],
+  memoryLimitBytes: 1024 * MIB,
+  startupMs: 50,
+  speed: SPEED_MODELS.wasm,
+};
+/** Native ffmpeg as a Cloudflare Container: seconds to boot. */
+const container: EngineProfile = { ...native, startupMs: 8_000 };
+/** The wasm engine inside a 128 MB Worker isolate. */
+const workerWasm: EngineProfile = { ...wasm, memoryLimitBytes: 128 * MIB, startupMs: 300 };
+
+const h264: Requirements = { encoders: ['libx264', 'aac'], decoders: ['h264', 'aac'], filters: ['scale'], muxers: ['mp4'] };
+
+function profile(overrides: Partial<JobProfile> = {}): JobProfile {
+  return {
+    streamCopy: false,
+    encoders: ['libx264', 'aac'],
+    durationS: 2,
+    inputBytes: 200_000,
+    inputDurationS: 2,
+    frame: { width: 320, height: 240, fps: 25 },
+    imageFrames: null,
+    preset: null,
+    crf: null,
+    videoBitrate: null,
+    audioBitrate: null,
+    ...overrides,
+  };
+}
+
+describe('routing: the capable engine with the least expected completion time', () => {
+  it('picks native on Node when it is installed, and says why', () => {
+    const route = routeJob({ requirements: h264, profile: profile() }, [native, wasm]);
+    expect(route).toMatchObject({ ok: true, engine: 'native' });
+    if (!route.ok) return;
+    expect(route.reason).toMatch(/least expected time/);
+    const [n, w] = route.candidates;
+    expect(n!.expectedMs).toBeLessThan(w!.expectedMs);
+  });
+
+  it('picks native for a long job too, and for a stream copy', () => {
+    expect(routeJob({ requirements: h264, profile: profile({ durationS: 600, inputDurationS: 600, inputBytes: 100 * MIB }) }, [native, wasm])).toMatchObject({ engine: 'native' });
+    const copy = { encoders: [], decoders: [], filters: [], muxers: ['matroska'] };
+    expect(routeJob({ requirements: copy, profile: profile({ streamCopy: true, encoders: [] }) }, [native, wasm])).toMatchObject({ engine: 'native' });
+  });
+
+  it('runs on wasm what wasm can when there is no native ffmpeg', () => {
+    const route = routeJob({ requirements: h264, profile: profile() }, [wasm]);
+    expect(route).toMatchObject({ ok: true, engine: 'wasm' });
+    if (route.ok) expect(route.reason).toMatch(/only engine/);
+  });
+
+  it('sends what wasm cannot encode to native, naming what wasm lacks', () => {
+    const vp9 = { encoders: ['libvpx-vp9', 'libopus'], decoders: ['h264'], filters: [], muxers: ['webm'] };
+    const route = routeJob({ requirements: vp9, profile: profile({ encoders: ['libvpx-vp9', 'libopus'] }) }, [native, wasm]);
+    expect(route).toMatchObject({ ok: true, engine: 'native' });
+    if (route.ok) expect(route.reason).toContain('libvpx-vp9');
+  });
+
+  it('refuses a job no engine can run, naming the missing capability and why', () => {
+    const h265 = { encoders: ['libx265'], decoders: [], filters: [], muxers: ['mp4'] };
+    const route = routeJob({ requirements: h265, profile: profile({ encoders: ['libx265'] }) }, [wasm]);
+    expect(route).toMatchObject({ ok: false, code: 'ENGINE_INCAPABLE', available: ['wasm'] });
+    if (route.ok) return;
+    expect(route.missing).toEqual([expect.objectContaining({ kind: 'encoder', name: 'libx265' })]);
+    expect(route.message).toContain('libx265');
+    expect(route.message).toContain('never finishes');
+  });
+
+  it('names a capability an engine simply does not have', () => {
+    const loud = { encoders: ['aac'], decoders: [], filters: ['loudnorm'], muxers: ['ipod'] };
+    const route = routeJob({ requirements: loud, profile: profile({ encoders: ['aac'], frame: null }) }, [wasm]);
+    expect(route).toMatchObject({ ok: false, missing: [{ kind: 'filter', name: 'loudnorm', reason: 'no filter loudnorm' }] });
+  });
+
+  it('checks decoders and muxers as well as encoders and filters', () => {
+    const prores = { ...h264, decoders: ['prores'] };
+    expect(routeJob({ requirements: prores, profile: profile() }, [native, wasm])).toMatchObject({ engine: 'native' });
+    const mov = { ...h264, muxers: ['mov'] };
+    expect(routeJob({ requirements: mov, profile: profile() }, [wasm])).toMatchObject({ ok: false, missing: [{ kind: 'muxer', name: 'mov' }] });
+  });
+
+  it('keeps a job that does not fit in its memory off wasm', () => {
+    const big = profile({ inputBytes: 1500 * MIB, durationS: 600, inputDurationS: 600 });
+    expect(routeJob({ requirements: h264, profile: big }, [native, wasm])).toMatchObject({ engine: 'native' });
+    const alone = routeJob({ requirements: h264, profile: big }, [wasm]);
+    expect(alone).toMatchObject({ ok: false, missing: [{ kind: 'memory' }] });
+    if (!alone.ok) expect(alone.message).toMatch(/MiB/);
+  });
+
+  it('counts the frames in flight: 4K does not fit a Worker isolate, 240p does', () => {
+    const uhd = profile({ frame: { width: 3840, height: 2160, fps: 30 }, inputBytes: 5 * MIB });
+    expect(routeJob({ requirements: h264, profile: uhd }, [workerWasm])).toMatchObject({ ok: false, missing: [{ kind: 'memory' }] });
+    expect(routeJob({ requirements: h264, profile: profile() }, [workerWasm])).toMatchObject({ ok: true, engine: 'wasm' });
+  });
+
+  it('on Workers, wasm wins a small job because a container takes seconds to start', () => {
+    expect(routeJob({ requirements: h264, profile: profile() }, [container, workerWasm])).toMatchObject({ engine: 'wasm' });
+  });
+
+  it('on Workers, a long job goes to the container: its start-up is paid back by its speed', () => {
+    const long = profile({ durationS: 300, inputDurationS: 300, inputBytes: 30 * MIB, frame: { width: 640, height: 360, fps: 30 } });
+    expect(routeJob({ requirements: h264, profile: long }, [container, { ...workerWasm, memoryLimitBytes: 1024 * MIB }])).toMatchObject({ engine: 'native' });
+  });
+
+  it('with an unknown duration, estimates one from the input size', () => {
+    const unknown = profile({ durationS: null, inputDurationS: null, frame: null, inputBytes: 300 * MIB });
+    const route = routeJob({ requirements: h264, profile: unknown }, [container, { ...workerWasm, memoryLimitBytes: 2048 * MIB }]);
+    expect(route).toMatchObject({ engine: 'native' });
+  });
+});
+
+describe('routing: options.engine', () => {
+  it('forces a capable engine even when another would be faster', () => {
+    const route = routeJob({ requirements: h264, profile: profile(), forced: 'wasm' }, [native, wasm]);
+    expect(route).toMatchObject({ ok: true, engine: 'wasm' });
+    if (route.ok) expect(route.reason).toMatch(/forced by options\.engine/);
+  });
+
+  it('refuses a forced engine that cannot run the job, naming the capability', () => {
+    const vp9 = { encoders: ['libvpx-vp9'], decoders: [], filters: [], muxers: ['webm'] };
+    const route = routeJob({ requirements: vp9, profile: profile({ encoders: ['libvpx-vp9'] }), forced: 'wasm' }, [native, wasm]);
+    expect(route).toMatchObject({ ok: false, code: 'ENGINE_INCAPABLE', missing: [{ kind: 'encoder', name: 'libvpx-vp9' }] });
+    if (!route.ok) expect(route.message).toMatch(/^engine wasm cannot run this job: no working encoder libvpx-vp9/);
+  });
+
+  it('refuses a forced engine that is not available here', () => {
+    const route = routeJob({ requirements: h264, profile: profile(), forced: 'native' }, [wasm]);
+    expect(route).toMatchObject({ ok: false, code: 'ENGINE_UNAVAILABLE', available: ['wasm'], missing: [{ kind: 'engine', name: 'native' }] });
+  });
+
+  it('with no engine at all, refuses every job', () => {
+    expect(routeJob({ requirements: h264, profile: profile() }, [])).toMatchObject({ ok: false, code: 'ENGINE_INCAPABLE', available: [] });
+  });
+});
