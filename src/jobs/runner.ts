@@ -1,18 +1,19 @@
 /**
- * Runs one claimed job on an engine that works on files (native ffmpeg on Node or Deno): fetch the input into a
- * per-job temp dir, probe, plan, run, upload the outputs, complete. The temp dir is removed on every path (audit
+ * Runs one claimed job on an engine that works on files (native ffmpeg on Node or Deno): fetch its inputs into a
+ * per-job temp dir, probe them, plan, run the plan's passes, upload the outputs, complete. The temp dir is removed on every path (audit
  * #4); all file I/O is async and streamed (audits #5, #17); losing the lease or a cancel stops ffmpeg at once.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat, symlink } from 'node:fs/promises';
+import { mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Config } from '../config.js';
+import { eq } from 'drizzle-orm';
+import { limitsForTier, type Config, type Limits } from '../config.js';
 import type { Db } from '../db/client.js';
-import type { Job, JobOutput } from '../db/schema.js';
+import { apiKeys, type Job, type JobOutput } from '../db/schema.js';
 import { EngineError, type Engine, type ProbeResult } from '../engine/engine.js';
-import { planConvert } from '../media/plan.js';
+import { INPUT_FILE, inputsOf, isPlanProblems, measurementsFrom, planConvert, type ConvertPlan, type Measurements } from '../media/plan.js';
 import type { Progress } from '../media/progress-types.js';
 import type { Coordinator, Logger } from '../platform.js';
 import type { ConvertRequest } from '../schemas/convert.js';
@@ -122,36 +123,70 @@ async function execute(
   renew: (progress?: Partial<Progress>) => Promise<void>,
   uploaded: string[],
 ): Promise<{ outputs: JobOutput[]; result?: Record<string, unknown>; logTail?: string }> {
-  const request = job.request as { input: string };
-  await renew({ stage: 'fetching' });
-  await fetchInput(deps, request.input, join(dir, 'input'), signal);
-
-  await renew({ stage: 'probing' });
-  const probe = await deps.engine.probe('input', { cwd: dir, signal, timeoutMs: 60_000 });
-  checkInputLimits(deps.config, probe);
-  if (job.kind === 'probe') return { outputs: [], result: { ...probe } };
-
-  const plan = planConvert(job.request as unknown as ConvertRequest, probe, deps.config.limits);
-  if (Array.isArray(plan)) {
-    const first = plan[0];
-    throw new JobError(first?.code ?? 'INVALID_REQUEST', first?.message ?? 'The request cannot be applied to this input.', false);
+  const limits = await limitsOf(deps, job);
+  if (job.kind === 'probe') {
+    const request = job.request as { input: string };
+    await renew({ stage: 'fetching' });
+    await fetchInput(deps, request.input, join(dir, INPUT_FILE), limits, signal);
+    await renew({ stage: 'probing' });
+    const probe = await deps.engine.probe(INPUT_FILE, { cwd: dir, signal, timeoutMs: 60_000 });
+    checkInputLimits(limits, probe);
+    return { outputs: [], result: { ...probe } };
   }
 
-  await renew({ stage: 'processing', percentage: plan.expectedDurationS ? 0 : null });
-  let lastWrite = 0;
-  const run = await deps.engine.run({
-    args: plan.args,
-    cwd: dir,
-    expectedDurationS: plan.expectedDurationS,
-    timeoutMs: deps.config.jobTimeoutMs,
-    signal,
-    onProgress: (progress) => {
-      const now = deps.clock();
-      if (now - lastWrite < PROGRESS_WRITE_MS) return;
-      lastWrite = now;
-      void renew(progress).catch((error) => deps.log.warn('progress write failed', { job_id: job.id, error: String(error) }));
-    },
-  });
+  // Every input the planner names (the main input, watermark images, concat parts), each under its own file name.
+  const request = job.request as unknown as ConvertRequest;
+  const inputs = inputsOf(request);
+  await renew({ stage: 'fetching' });
+  for (const input of inputs) await fetchInput(deps, input.uri, join(dir, input.file), limits, signal);
+
+  await renew({ stage: 'probing' });
+  const probes: ProbeResult[] = [];
+  for (const input of inputs) {
+    const probe = await deps.engine.probe(input.file, { cwd: dir, signal, timeoutMs: 60_000 });
+    checkInputLimits(limits, probe);
+    probes.push(probe);
+  }
+
+  let plan = planOrFail(request, probes, limits, {});
+  const passCount = plan.passes.length;
+  const deadline = deps.clock() + deps.config.jobTimeoutMs;
+  await renew({ stage: 'processing', percentage: plan.passes.every((pass) => pass.expectedDurationS) ? 0 : null });
+
+  // The passes run in order; each reports within its share of the percentage. A measuring pass's log feeds the
+  // planner, which then gives the later passes their measured arguments.
+  let finished = 0;
+  let measurements: Measurements = {};
+  let logTail = '';
+  for (let index = 0; index < passCount; index++) {
+    const pass = plan.passes[index]!;
+    let lastWrite = 0;
+    const run = await deps.engine.run({
+      args: pass.args,
+      cwd: dir,
+      expectedDurationS: pass.expectedDurationS,
+      timeoutMs: Math.max(1, deadline - deps.clock()),
+      signal,
+      onProgress: (progress) => {
+        const now = deps.clock();
+        if (now - lastWrite < PROGRESS_WRITE_MS) return;
+        lastWrite = now;
+        void renew(weighted(progress, finished, pass.weight)).catch((error) =>
+          deps.log.warn('progress write failed', { job_id: job.id, error: String(error) }),
+        );
+      },
+    });
+    finished += pass.weight;
+    logTail = run.logTail;
+    if (pass.kind === 'measure') {
+      measurements = { ...measurements, ...measurementsFrom(run.logTail) };
+      plan = planOrFail(request, probes, limits, measurements);
+      if (plan.passes.length !== passCount) throw new Error('a plan changed its passes after measuring');
+    }
+  }
+
+  // Text outputs the planner made (a sprite's WebVTT index) join ffmpeg's files in the temp dir.
+  for (const file of plan.files) await writeFile(join(dir, file.file), file.text, { flag: 'wx' });
 
   await renew({ stage: 'uploading' });
   const outputs: JobOutput[] = [];
@@ -162,23 +197,48 @@ async function execute(
     const stored = await deps.blobs.put(key, body, { contentType: output.contentType });
     outputs.push({ name: output.name, key, size: stored.size, content_type: output.contentType, sha256: stored.sha256 });
   }
-  return { outputs, result: { input: probe }, logTail: run.logTail };
+  const result: Record<string, unknown> = { input: probes[0], stream_copy: plan.streamCopy };
+  if (probes.length > 1) result.inputs = probes;
+  if (measurements.loudnorm) result.loudness = measurements.loudnorm;
+  return { outputs, result, logTail };
+}
+
+function planOrFail(request: ConvertRequest, probes: ProbeResult[], limits: Limits, measurements: Measurements): ConvertPlan {
+  const plan = planConvert(request, probes, limits, measurements);
+  if (isPlanProblems(plan)) {
+    const first = plan[0];
+    throw new JobError(first?.code ?? 'INVALID_REQUEST', first?.message ?? 'The request cannot be applied to this input.', false);
+  }
+  return plan;
+}
+
+/** A pass's progress as a share of the whole job: the passes before it count in full. */
+function weighted(progress: Progress, finished: number, weight: number): Progress {
+  const base = finished * 100;
+  const percentage = progress.percentage === null ? (base > 0 ? base : null) : base + weight * progress.percentage;
+  return { ...progress, percentage: percentage === null ? null : Math.min(100, Math.round(percentage * 100) / 100) };
+}
+
+/** The limits of the tier of the key that owns the job. */
+async function limitsOf(deps: RunnerDeps, job: Job): Promise<Limits> {
+  const key = await deps.db.select({ tier: apiKeys.tier }).from(apiKeys).where(eq(apiKeys.id, job.apiKeyId)).get();
+  return limitsForTier(deps.config, key?.tier);
 }
 
 /** Streams an `upload:` into the temp dir with the input size limit; links a `local:` file (confined to its root). */
-async function fetchInput(deps: RunnerDeps, uri: string, target: string, signal: AbortSignal): Promise<void> {
+async function fetchInput(deps: RunnerDeps, uri: string, target: string, limits: Limits, signal: AbortSignal): Promise<void> {
   const location = parseInputUri(uri, deps.config.localRoot ? ['upload', 'local'] : ['upload']);
   if (location.kind === 'local') {
     const source = await resolveLocalPath(deps.config.localRoot!, location.path).catch(() => {
       throw new JobError('INPUT_NOT_FOUND', 'The local input cannot be read.', false);
     });
-    if ((await stat(source)).size > deps.config.limits.inputBytes) throw inputTooLarge(deps.config.limits.inputBytes);
+    if ((await stat(source)).size > limits.inputBytes) throw inputTooLarge(limits.inputBytes);
     await symlink(source, target);
     return;
   }
   const blob = await deps.blobs.get(location.key);
   if (!blob) throw new JobError('INPUT_NOT_FOUND', 'The uploaded input no longer exists.', false);
-  const limit = deps.config.limits.inputBytes;
+  const limit = limits.inputBytes;
   let seen = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -191,8 +251,7 @@ async function fetchInput(deps: RunnerDeps, uri: string, target: string, signal:
   });
 }
 
-function checkInputLimits(config: Config, probe: ProbeResult): void {
-  const limits = config.limits;
+function checkInputLimits(limits: Limits, probe: ProbeResult): void {
   if (probe.duration_s !== null && probe.duration_s > limits.inputDurationS) {
     throw new JobError('LIMIT_EXCEEDED', `The input is longer than the limit of ${limits.inputDurationS} s.`, false);
   }
@@ -215,9 +274,6 @@ function toJobError(error: unknown): JobError {
         return new JobError('INVALID_INPUT', 'The input is not a media file ffmpeg can read.', false, error.logTail);
       case 'ENGINE_UNAVAILABLE':
         return new JobError('ENGINE_UNAVAILABLE', 'No engine could run the job.', true, error.logTail);
-      case 'RESOURCE_LIMIT':
-        // The same input would not fit on a retry either; routing sends what it expects not to fit elsewhere.
-        return new JobError('RESOURCE_LIMIT', `The job was stopped: ${error.safeMessage}.`, false, error.logTail);
       default:
         return new JobError('FFMPEG_FAILED', error.safeMessage, false, error.logTail);
     }
