@@ -11,6 +11,7 @@ import { convertApi } from './api/convert.js';
 import { router } from './api/env.js';
 import { healthApi } from './api/health.js';
 import { jobsApi } from './api/jobs.js';
+import { presetsApi } from './api/presets.js';
 import { uploadsApi } from './api/uploads.js';
 import type { Platform } from './platform.js';
 import { Problem, problems } from './problems.js';
@@ -33,6 +34,7 @@ export function createApp(platform: Platform) {
   app.route('/api/v1', uploadsApi);
   app.route('/api/v1', convertApi);
   app.route('/api/v1', jobsApi);
+  app.route('/api/v1', presetsApi);
 
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',

@@ -3,18 +3,19 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import type { MiddlewareHandler } from 'hono';
 import { isTerminal, getJob } from '../jobs/queries.js';
-import { validateConvert } from '../media/plan.js';
+import { inputsOf, validateConvert } from '../media/plan.js';
 import { problems } from '../problems.js';
-import { ConvertRequestSchema, ProbeRequestSchema } from '../schemas/convert.js';
+import { ConvertBodySchema, ProbeRequestSchema } from '../schemas/convert.js';
 import { JobSchema, problemResponses } from '../schemas/job.js';
 import { router, type AppEnv } from './env.js';
-import { rateLimit, requireKey } from './middleware.js';
+import { limitsFor, rateLimit, requireKey } from './middleware.js';
 import { presentJob } from './present.js';
+import { resolveConvertBody } from './presets.js';
 import { acceptedHeaders, submit } from './submit.js';
 
 export const convertApi = router();
 
-const jsonBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
+export const jsonBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
   bodyLimit({
     maxSize: c.var.platform.config.limits.bodyBytes,
     onError: () => {
@@ -22,7 +23,7 @@ const jsonBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
     },
   })(c, next);
 
-const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
+export const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) throw problems.unsupportedMedia('application/json');
   await next();
@@ -46,13 +47,14 @@ convertApi.openapi(
     summary: 'Convert a media file',
     request: {
       headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
-      body: { required: true, content: { 'application/json': { schema: ConvertRequestSchema } } },
+      body: { required: true, content: { 'application/json': { schema: ConvertBodySchema } } },
     },
     responses: { ...accepted, 409: { description: 'Idempotency key in use' }, 413: { description: 'Body too large' }, 422: { description: 'Cannot be processed' }, ...problemResponses },
   }),
   async (c) => {
-    const request = c.req.valid('json');
-    const found = validateConvert(request, c.var.platform.config.limits);
+    // A named preset is merged in first; the job stores the complete request.
+    const request = await resolveConvertBody(c, c.req.valid('json'));
+    const found = validateConvert(request, limitsFor(c));
     if (found.length > 0) {
       const first = found[0]!;
       throw problems.unprocessable(first.code, first.message, found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })));
@@ -60,7 +62,8 @@ convertApi.openapi(
     const { job, replayed } = await submit(c, {
       kind: 'convert',
       request,
-      inputs: [{ pointer: '/input', uri: request.input }],
+      // Every input: the main one, watermark images, concat parts.
+      inputs: inputsOf(request),
       priority: request.options.priority,
       engine: request.options.engine === 'auto' ? null : request.options.engine,
       webhookUrl: request.webhook_url ?? null,

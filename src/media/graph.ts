@@ -163,13 +163,14 @@ export class StreamPipe {
     this.pending.push(...filters);
   }
 
-  /** Ends the pending chain in a new link and returns its label. */
+  /**
+   * Ends the pending chain in a new link and returns its label; with nothing pending, the current link (which may
+   * still be the input stream itself).
+   */
   link(): string {
-    if (this.pending.length === 0 && this.linked) return this.current;
+    if (this.pending.length === 0) return this.current;
     const out = this.graph.label(this.kind === 'video' ? 'v' : 'a');
-    // A chain needs a filter; `null`/`anull` pass frames through unchanged.
-    const filters = this.pending.length > 0 ? this.pending : [filter(this.kind === 'video' ? 'null' : 'anull')];
-    this.graph.add({ inputs: [this.current], filters, outputs: [out] });
+    this.graph.add({ inputs: [this.current], filters: this.pending, outputs: [out] });
     this.pending = [];
     this.current = out;
     this.linked = true;
@@ -190,5 +191,6 @@ export class StreamPipe {
     const out = this.graph.label(this.kind === 'video' ? 'v' : 'a');
     this.graph.add({ inputs: [from, ...others], filters: [f], outputs: [out] });
     this.current = out;
+    this.linked = true;
   }
 }

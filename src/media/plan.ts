@@ -575,7 +575,11 @@ function renderStreams(c: Composer): RenderedStreams {
     const chain = (pipe: StreamPipe | null) => (pipe && pipe.filters.length > 0 ? renderFilters(pipe.filters) : null);
     return { head: [], maps, videoFilters: chain(c.video), audioFilters: chain(c.audio), filterNames: [...names] };
   }
-  const maps = pipes.flatMap((pipe) => (untouched(pipe) ? ['-map', pipe.source] : ['-map', `[${pipe.link()}]`]));
+  const maps = pipes.flatMap((pipe) => {
+    const label = pipe.link();
+    // A stream still straight from its input is mapped by its specifier, a filter output by its label.
+    return ['-map', pipe.isSimple ? label : `[${label}]`];
+  });
   for (const name of c.graph.filterNames()) names.add(name);
   return { head: ['-filter_complex', renderGraph(c.graph.chains)], maps, videoFilters: null, audioFilters: null, filterNames: [...names] };
 }

@@ -43,7 +43,7 @@ export const concat: OperationModule<'concat'> = {
         }
         if (stream.codec) c.decoders.add(stream.codec);
         const label = c.graph.label('cv');
-        const source = k === 0 ? video.source : `${k}:${stream.index}`;
+        const source = k === 0 ? video.source : `${c.inputs.indexOf(part)}:${stream.index}`;
         c.graph.add({ inputs: [source], filters: target ? normaliseVideo(target) : [filter('null')], outputs: [label] });
         links.push(label);
       }
@@ -52,7 +52,7 @@ export const concat: OperationModule<'concat'> = {
         const label = c.graph.label('ca');
         if (stream) {
           if (stream.codec) c.decoders.add(stream.codec);
-          const source = k === 0 ? audio.source : `${k}:${stream.index}`;
+          const source = k === 0 ? audio.source : `${c.inputs.indexOf(part)}:${stream.index}`;
           c.graph.add({ inputs: [source], filters: normaliseAudio(), outputs: [label] });
         } else if (duration !== null) {
           c.graph.add({ inputs: [], filters: [filter('anullsrc', { r: RATE, cl: 'stereo' }), filter('atrim', { duration })], outputs: [label] });

@@ -3,7 +3,7 @@
  * default: the measuring run prints loudnorm's analysis as JSON at the end of its log; `measurementsFrom` reads it
  * into checked numbers, and the planner then makes the final run normalise linearly with them. The log is the
  * input's doing, so only numbers within loudnorm's own ranges are taken from it; anything else (silence measures
- * -inf) falls back to one-pass dynamic normalisation. loudnorm works at 192 kHz, so the stream is resampled back.
+ * -inf) falls back to one-pass dynamic normalisation. loudnorm works at 192 kHz, so the stream is brought back to its rate.
  */
 import { filter } from '../graph.js';
 import type { OperationModule } from './context.js';
@@ -54,7 +54,9 @@ export const loudnorm: OperationModule<'loudnorm'> = {
     } else {
       audio.add(filter('loudnorm', targets));
     }
-    audio.add(filter('aresample', { osr: c.audioRate ?? 48000 }));
+    // A format constraint rather than aresample: ffmpeg inserts the resampler and keeps the channel layout, which
+    // loudnorm leaves unset (aresample would then fail to pick one for a mono input).
+    audio.add(filter('aformat', { sample_rates: c.audioRate ?? 48000 }));
   },
 };
 

@@ -1,7 +1,8 @@
 /**
  * thumbnails: still frames at given times, or N evenly spaced (at the middle of N equal parts of the output).
  * One decode: `select` keeps the first frame at or after each time, and the image2 muxer numbers the files
- * thumb-001, thumb-002... in time order. Output format png, jpg or webp.
+ * thumb-001, thumb-002... in time order (`-fps_mode vfr`: without it ffmpeg would repeat the first selected frame to
+ * fill the gaps of a constant frame rate). Output format png, jpg or webp.
  */
 import { filter } from '../graph.js';
 import { TimeParseError, formatSecondsArg, parseTimeSeconds } from '../time.js';
@@ -27,7 +28,7 @@ export const thumbnails: OperationModule<'thumbnails'> = {
       const name = `thumb-${String(k + 1).padStart(3, '0')}.${format.extension}`;
       return { name, file: name, contentType: format.contentType };
     });
-    c.output = { target: `thumb-%03d.${format.extension}`, files, args: ['-frames:v', String(times.length)], stills: true, timed: true };
+    c.output = { target: `thumb-%03d.${format.extension}`, files, args: ['-fps_mode', 'vfr', '-frames:v', String(times.length)], stills: true, timed: true };
   },
 };
 
