@@ -11,6 +11,7 @@ import { createNativeEngine } from '../engine/native.js';
 import type { Engine, EngineCapabilities } from '../engine/engine.js';
 import { createLocalCoordinator, type LocalCoordinator } from '../jobs/local-coordinator.js';
 import { createPool, type Pool } from '../jobs/pool.js';
+import { fleetFromEnv, withFleet } from '../jobs/fleet.js';
 import { runJob } from '../jobs/runner.js';
 import { consoleLogger, type LocalFiles, type Logger, type Platform } from '../platform.js';
 import { LocalPathError, resolveLocalPath } from '../storage/local-path.js';
@@ -60,7 +61,19 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     ...(env.FFPROBE_PATH ? { ffprobePath: env.FFPROBE_PATH } : {}),
   });
   const owner = `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
-  const pool = createPool({
+  // Native workers by URL (FFEDGE_WORKERS) take jobs besides the in-process pool: src/jobs/fleet.ts.
+  const fleet = fleetFromEnv(env, {
+    db,
+    owner,
+    leaseMs: config.leaseMs,
+    pollMs: config.sweepIntervalMs,
+    clock,
+    log,
+    probeWith: engine,
+    run: (job, leaseOwner, shutdown, remote) =>
+      runJob({ db, blobs, engine: remote, coordinator, config, clock, log, tmpRoot }, job, leaseOwner, shutdown),
+  });
+  const pool = withFleet(fleet, createPool({
     db,
     size: config.poolSize,
     owner,
@@ -73,7 +86,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     changed: async (ids) => {
       for (const id of ids) await coordinator.notify(id);
     },
-  });
+  }));
 
   let engines: Promise<EngineCapabilities[]> | null = null;
   return {
@@ -84,6 +97,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     limiter: createMemoryLimiter(clock),
     dispatch: pool,
     pool,
+    ...(fleet ? { readiness: [fleet.readiness] } : {}),
     engine,
     workspace: tmpRoot,
     ...(config.localRoot ? { localFiles: localFiles(config.localRoot) } : {}),

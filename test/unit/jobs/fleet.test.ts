@@ -1,0 +1,202 @@
+/**
+ * The fleet dispatcher (src/jobs/fleet.ts): FFEDGE_WORKERS parsing, slots per worker, which jobs it takes, and the
+ * circuit breaker, against a fake worker fetch and a real libSQL file.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { uuidv7 } from 'uuidv7';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Job } from '../../../src/db/schema.js';
+import type { Engine } from '../../../src/engine/engine.js';
+import { createJob } from '../../../src/jobs/create.js';
+import { createFleet, fleetFromEnv, parseWorkers, withFleet, type Fleet } from '../../../src/jobs/fleet.js';
+import { tempDb } from '../../helpers/db.js';
+
+const quiet = { info() {}, warn() {}, error() {} };
+const A = 'http://127.0.0.1:9001';
+const B = 'http://127.0.0.1:9002';
+
+let store: Awaited<ReturnType<typeof tempDb>>;
+let cwd: string;
+let fleet: Fleet | null = null;
+beforeEach(async () => {
+  store = await tempDb();
+  cwd = await mkdtemp(join(tmpdir(), 'ffedge-fleet-unit-'));
+});
+afterEach(async () => {
+  await fleet?.stop(0);
+  fleet = null;
+  await store.close();
+  await rm(cwd, { recursive: true, force: true });
+});
+
+async function queue(engine: string | null = null): Promise<Job> {
+  const { job } = await createJob(store.db, {
+    id: uuidv7(),
+    apiKeyId: 'key',
+    kind: 'convert',
+    request: { input: 'upload:x', output: 'mp4' },
+    priority: 0,
+    engine,
+    maxAttempts: 3,
+    concurrentLimit: 1000,
+    now: Date.now(),
+  });
+  return job;
+}
+
+/** Workers that answer health and capabilities while `up`, and refuse runs as busy. */
+function fakeWorkers(up: Record<string, boolean>): typeof fetch {
+  return (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = new URL(String(input));
+    if (!up[url.origin]) throw new TypeError('fetch failed');
+    await (init?.body as ReadableStream | undefined)?.cancel();
+    if (url.pathname === '/health') return Response.json({ status: 'ok', protocol: 1 });
+    if (url.pathname === '/v1/capabilities') return Response.json({ name: 'native', version: url.port, encoders: [], decoders: [], filters: [], muxers: [] });
+    return Response.json({ code: 'BUSY', message: 'busy' }, { status: 503 });
+  }) as typeof fetch;
+}
+
+describe('FFEDGE_WORKERS', () => {
+  it('parses URLs with per-worker slots after #, one slot by default', () => {
+    expect(parseWorkers(undefined)).toEqual([]);
+    expect(parseWorkers(' ')).toEqual([]);
+    expect(parseWorkers('http://10.0.0.7:8788#4, https://w2.internal:8788/ ,http://h:1/base#2')).toEqual([
+      { url: 'http://10.0.0.7:8788', slots: 4 },
+      { url: 'https://w2.internal:8788', slots: 1 },
+      { url: 'http://h:1/base', slots: 2 },
+    ]);
+  });
+
+  it('refuses what is not a worker URL, credentials in it, bad slot counts and duplicates', () => {
+    for (const bad of ['nope', 'ftp://h:1', 'http://user:pw@h:1', 'http://h:1?x=1', 'http://h:1#0', 'http://h:1#x', 'http://h:1#999', 'http://h:1,http://h:1/']) {
+      expect(() => parseWorkers(bad), bad).toThrow(/FFEDGE_WORKERS/);
+    }
+  });
+
+  it('is off without workers and refuses workers without a token', () => {
+    const deps = { db: store.db, owner: 'o', leaseMs: 1000, pollMs: 1000, clock: Date.now, log: quiet, run: async () => {} };
+    expect(fleetFromEnv({}, deps)).toBeNull();
+    expect(() => fleetFromEnv({ FFEDGE_WORKERS: A }, deps)).toThrow(/FFEDGE_WORKER_TOKEN/);
+    expect(() => fleetFromEnv({ FFEDGE_WORKERS: A, FFEDGE_WORKER_TOKEN: 'short' }, deps)).toThrow(/FFEDGE_WORKER_TOKEN/);
+  });
+});
+
+describe('fleet dispatch', () => {
+  it('fills each worker up to its slots, skips jobs routed to wasm, and takes the next job when a slot frees', async () => {
+    const started: { job: Job; release: () => void }[] = [];
+    fleet = createFleet({
+      workers: [
+        { url: A, slots: 2 },
+        { url: B, slots: 1 },
+      ],
+      token: 'x'.repeat(16),
+      db: store.db,
+      owner: 'fleet-test',
+      leaseMs: 60_000,
+      pollMs: 20,
+      healthIntervalMs: 20,
+      clock: Date.now,
+      log: quiet,
+      fetch: fakeWorkers({ [A]: true, [B]: true }),
+      run: (job) => new Promise<void>((release) => started.push({ job, release })),
+    });
+    const wasm = await queue('wasm');
+    const native = [await queue(null), await queue('native'), await queue(null), await queue('native')];
+    fleet.start();
+    await expect.poll(() => started.length).toBe(3);
+    expect(fleet.status().map((w) => [w.url, w.busy, w.state])).toEqual([
+      [A, 2, 'up'],
+      [B, 1, 'up'],
+    ]);
+    expect(started.map((s) => s.job.id)).toEqual(native.slice(0, 3).map((j) => j.id));
+    expect(started.every((s) => s.job.status === 'processing' && s.job.leaseOwner === 'fleet-test')).toBe(true);
+
+    started[0]!.release();
+    await expect.poll(() => started.length).toBe(4);
+    expect(started[3]!.job.id).toBe(native[3]!.id);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(started.map((s) => s.job.id)).not.toContain(wasm.id);
+    expect(fleet.running()).toBe(3);
+    for (const s of started) s.release();
+    await expect.poll(() => fleet!.running()).toBe(0);
+  });
+
+  it('a worker that loses a run or fails its health check is left out for the cool-down, then back after a passing check', async () => {
+    let now = 1_000_000;
+    const up: Record<string, boolean> = { [A]: true };
+    const outcomes: string[] = [];
+    fleet = createFleet({
+      workers: [{ url: A, slots: 1 }],
+      token: 'x'.repeat(16),
+      db: store.db,
+      owner: 'fleet-test',
+      leaseMs: 60_000,
+      pollMs: 20,
+      healthIntervalMs: 20,
+      cooldownMs: 30_000,
+      clock: () => now,
+      log: quiet,
+      fetch: fakeWorkers(up),
+      run: async (_job, _owner, _shutdown, engine: Engine) => {
+        // The fake worker answers 503: the run fails as the worker's fault.
+        await engine.run({ args: ['-version'], cwd, expectedDurationS: null, timeoutMs: 1000, signal: new AbortController().signal }).catch((e) => outcomes.push(e.code));
+      },
+    });
+    const ready = () => fleet!.readiness.check(new AbortController().signal).then(() => true, () => false);
+    fleet.start();
+    await expect.poll(ready).toBe(true);
+
+    await queue();
+    await expect.poll(() => outcomes).toEqual(['ENGINE_UNAVAILABLE']);
+    expect(fleet.status()[0]).toMatchObject({ state: 'down', retry_at: now + 30_000 });
+    expect(await ready()).toBe(false);
+    // Healthy again, but still cooling down: no job goes to it.
+    await queue();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(outcomes).toHaveLength(1);
+    expect(fleet.status()[0]!.state).toBe('down');
+
+    // After the cool-down, a passing health check closes the breaker and the waiting job runs (and is refused again).
+    now += 30_001;
+    await expect.poll(() => outcomes).toEqual(['ENGINE_UNAVAILABLE', 'ENGINE_UNAVAILABLE']);
+    now += 30_001;
+    await expect.poll(() => fleet!.status()[0]!.state).toBe('up');
+    expect(await ready()).toBe(true);
+
+    // A failed health check opens it too.
+    up[A] = false;
+    await expect.poll(() => fleet!.status()[0]!.state).toBe('down');
+    expect(await ready()).toBe(false);
+  });
+
+  it('withFleet drives the pool and the fleet as one', async () => {
+    const calls: string[] = [];
+    const pool = {
+      start: () => void calls.push('pool.start'),
+      stop: async (_graceMs: number) => void calls.push('pool.stop'),
+      queued: async (_job: { id: string; kind: string; priority: number }) => void calls.push('pool.queued'),
+      running: () => 2,
+    };
+    expect(withFleet(null, pool)).toBe(pool);
+    fleet = createFleet({
+      workers: [{ url: A, slots: 1 }],
+      token: 'x'.repeat(16),
+      db: store.db,
+      owner: 'o',
+      leaseMs: 1000,
+      pollMs: 1000,
+      clock: Date.now,
+      log: quiet,
+      fetch: fakeWorkers({}),
+      run: async () => {},
+    });
+    const both = withFleet(fleet, pool);
+    both.start();
+    await both.queued({ id: 'x', kind: 'convert', priority: 0 });
+    expect(both.running()).toBe(2);
+    await both.stop(0);
+    expect(calls).toEqual(['pool.start', 'pool.queued', 'pool.stop']);
+  });
+});
