@@ -110,9 +110,22 @@ export function planConvert(
   measurements: Measurements = {},
 ): ConvertPlan | PlanProblem[] {
   const all = Array.isArray(probes) ? (probes as readonly ProbeResult[]) : [probes as ProbeResult];
-  const inputs = inputsOf(req);
-  if (all.length !== inputs.length) throw new Error(`planConvert needs ${inputs.length} probes, got ${all.length}`);
+  const count = inputsOf(req).length;
+  if (all.length !== count) throw new Error(`planConvert needs ${count} probes, got ${all.length}`);
+  return build(req, all, limits, measurements);
+}
 
+/**
+ * The plan as far as the request alone tells it, before any input is fetched: the passes, outputs and
+ * requirements (every kept stream assumed to need decoding and encoding, so never stream copy), for routing and
+ * estimates at submission. Its arguments are not meant to run: stream indexes and frame sizes are unknown.
+ */
+export function planShape(req: ConvertRequest, limits: Limits): ConvertPlan | PlanProblem[] {
+  return build(req, null, limits, {});
+}
+
+function build(req: ConvertRequest, all: readonly ProbeResult[] | null, limits: Limits, measurements: Measurements): ConvertPlan | PlanProblem[] {
+  const inputs = inputsOf(req);
   const final = compose(req, all, limits, measurements, 'final', null);
   if (final.problems.length > 0) return final.problems;
 
