@@ -3,6 +3,61 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const migrationsDir = fileURLToPath(new URL('./src/db/migrations', import.meta.url));
+const compatibilityDate = '2026-04-20';
+
+function workersProject(options: { name: string; include: string[]; runJobs: boolean }) {
+  return {
+    plugins: [
+      cloudflareTest(async ({ inject }) => {
+        const native = inject('nativeWorker');
+        return {
+          wrangler: { configPath: './wrangler.toml' },
+          miniflare: {
+            ...(options.runJobs
+              ? {
+                  workers: [
+                    {
+                      name: 'ffedge-wasm',
+                      modules: true,
+                      scriptPath: `${inject('wasmWorkerDir')}/worker.js`,
+                      modulesRules: [{ type: 'CompiledWasm' as const, include: ['**/*-wasm'] }],
+                      compatibilityDate,
+                      bindings: { FFEDGE_WORKER_TOKEN: native.token },
+                    },
+                  ],
+                }
+              : {
+                  queueProducers: { JOBS: { queueName: 'ffedge-jobs-parked' } },
+                  // No wasm Worker here: routing sees the native engine only.
+                  serviceBindings: { WASM: () => new Response('no wasm engine in this project', { status: 503 }) },
+                }),
+            // Override wrangler.toml [vars] for the contract suite (the same values node.test.ts uses), and hand the
+            // D1 migrations to test/workers/setup.ts, which applies them.
+            bindings: {
+              FFEDGE_CONCURRENT_JOBS: '5',
+              FFEDGE_UPLOAD_LIMIT: String(1024 * 1024),
+              FFEDGE_RATE_LIMIT: '1000000',
+              FFEDGE_HEARTBEAT_MS: '1000',
+              FFEDGE_EVENT_POLL_MS: '100',
+              FFEDGE_LEASE_MS: '3000',
+              FFEDGE_WORKER_TOKEN: native.token,
+              FFEDGE_TRANSCODER_LOCAL_URL: native.url,
+              TEST_MIGRATIONS: await readD1Migrations(migrationsDir),
+            },
+          },
+        };
+      }),
+    ],
+    test: {
+      name: options.name,
+      include: options.include,
+      globalSetup: ['./test/workers/native-worker.setup.ts', ...(options.runJobs ? ['./test/workers/wasm-worker.setup.ts'] : [])],
+      setupFiles: ['./test/workers/setup.ts'],
+      testTimeout: 60_000,
+      hookTimeout: 120_000,
+    },
+  };
+}
 
 export default defineConfig({
   test: {
@@ -16,33 +71,17 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
-      {
-        // Inside workerd (miniflare) with the bindings of wrangler.toml: D1, R2, the Durable Objects, the queue.
-        plugins: [
-          cloudflareTest(async () => ({
-            wrangler: { configPath: './wrangler.toml' },
-            miniflare: {
-              // Override wrangler.toml [vars] for the contract suite (the same values node.test.ts uses), and hand
-              // the D1 migrations to test/workers/setup.ts, which applies them.
-              bindings: {
-                FFEDGE_CONCURRENT_JOBS: '5',
-                FFEDGE_UPLOAD_LIMIT: String(1024 * 1024),
-                FFEDGE_RATE_LIMIT: '1000000',
-                FFEDGE_HEARTBEAT_MS: '1000',
-                FFEDGE_EVENT_POLL_MS: '100',
-                TEST_MIGRATIONS: await readD1Migrations(migrationsDir),
-              },
-            },
-          })),
-        ],
-        test: {
-          name: 'workers',
-          include: ['test/contract/workers.test.ts', 'test/workers/**/*.test.ts'],
-          setupFiles: ['./test/workers/setup.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
-        },
-      },
+      // Inside workerd (miniflare) with the bindings of wrangler.toml: D1, R2, the Durable Objects, the queue. The
+      // Transcoder's container is the real native worker that test/workers/native-worker.setup.ts starts.
+      workersProject({
+        name: 'workers',
+        include: ['test/contract/workers.test.ts', 'test/workers/*.test.ts'],
+        // Jobs stay where the API put them (as in node.test.ts): the producer sends to a queue nobody consumes.
+        runJobs: false,
+      }),
+      // Jobs that run: the JOBS consumer, the JobCoordinator, the wasm Worker (an auxiliary Worker, bound as WASM)
+      // and the Transcoder.
+      workersProject({ name: 'workers-jobs', include: ['test/workers/jobs/**/*.test.ts'], runJobs: true }),
     ],
   },
 });

@@ -175,10 +175,11 @@ export async function cancel(db: Db, id: string, apiKeyId: string, now: number):
 
 /**
  * Hands back jobs whose lease expired (their worker died or hung): re-queued while attempts remain, failed
- * otherwise. Returns the jobs it changed so a dispatcher can pick the re-queued ones up.
+ * otherwise. Returns the jobs it changed so a dispatcher can pick the re-queued ones up. With `id`, only that job
+ * (a JobCoordinator's alarm looks after its own job).
  */
-export async function sweep(db: Db, now: number): Promise<Job[]> {
-  const expired = and(eq(jobs.status, 'processing'), lt(jobs.leaseUntil, now));
+export async function sweep(db: Db, now: number, id?: string): Promise<Job[]> {
+  const expired = and(eq(jobs.status, 'processing'), lt(jobs.leaseUntil, now), id === undefined ? undefined : eq(jobs.id, id));
   const requeued = await db
     .update(jobs)
     .set({

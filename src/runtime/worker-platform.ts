@@ -1,13 +1,15 @@
 /**
- * The Platform of a Cloudflare Worker: D1, R2, the JobCoordinator and RateLimiter Durable Objects, and the JOBS
- * queue. Everything here only wraps bindings; the same app (src/app.ts) runs on top.
+ * The Platform of a Cloudflare Worker: D1, R2, the JobCoordinator and RateLimiter Durable Objects, the JOBS queue,
+ * and the engines (the wasm Worker and the Transcoder container, src/runtime/worker-engines.ts). Everything here
+ * only wraps bindings; the same app (src/app.ts) runs on top.
  *
- * No engine runs on Workers yet: jobs are sent to the JOBS queue and stay `queued` until a consumer exists (a later
- * issue), so engines() is empty and /health/ready honestly reports the engines component as failing.
+ * A submitted job is routed among the engines (src/api/route.ts with `routing()`), stored, and sent to the JOBS
+ * queue; the queue consumer (src/runtime/worker.ts) hands it to its JobCoordinator, which runs it.
  */
 import { drizzle } from 'drizzle-orm/d1';
 import { uuidv7 } from 'uuidv7';
 import type { JobCoordinator } from '../../durable-objects/job-coordinator.js';
+import type { Transcoder } from '../../durable-objects/transcoder.js';
 import type { RateLimiter } from '../../durable-objects/rate-limiter.js';
 import { createApp, type App } from '../app.js';
 import { loadConfig } from '../config.js';
@@ -17,6 +19,7 @@ import { consoleLogger, type Limiter, type Platform } from '../platform.js';
 import { bootstrapAdminKey } from '../security/api-keys.js';
 import { createR2BlobStore } from '../storage/r2.js';
 import { createDurableCoordinator } from './worker-coordinator.js';
+import { createWorkerEngines } from './worker-engines.js';
 
 /** A message on the JOBS queue: only the id; the consumer reads the job from D1, the source of truth. */
 export interface JobMessage {
@@ -30,6 +33,10 @@ export interface WorkerBindings {
   JOB_COORDINATOR: DurableObjectNamespace<JobCoordinator>;
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   JOBS: Queue<JobMessage>;
+  /** Service binding to the wasm Worker (wasm/wrangler.toml); absent: no wasm engine. */
+  WASM?: Fetcher;
+  /** The Transcoder Container class; absent: no native engine. */
+  TRANSCODER?: DurableObjectNamespace<Transcoder>;
 }
 
 export type WorkerEnv = WorkerBindings & Record<string, unknown>;
@@ -59,6 +66,7 @@ function durableLimiter(namespace: DurableObjectNamespace<RateLimiter>): Limiter
 export function createWorkerPlatform(env: WorkerEnv): Platform {
   // `local:` inputs name files on a server's disk; a Worker has none, whatever the variables say.
   const config = { ...loadConfig(varsOf(env)), localRoot: null };
+  const engines = createWorkerEngines(env as WorkerEnv & { FFEDGE_WORKER_TOKEN?: string }, consoleLogger);
   return {
     runtime: 'workers',
     db: drizzle(env.DB, { schema }) as unknown as Db,
@@ -70,7 +78,8 @@ export function createWorkerPlatform(env: WorkerEnv): Platform {
         await env.JOBS.send({ id: job.id } satisfies JobMessage, { contentType: 'json' });
       },
     },
-    engines: async () => [],
+    engines: () => engines.capabilities(),
+    routing: () => engines.profiles(),
     config,
     clock: Date.now,
     ids: uuidv7,

@@ -1,15 +1,19 @@
 /**
- * The Cloudflare Workers entry (wrangler.toml `main`). It builds the app once per isolate from the bindings and
- * serves every request with it; the Durable Object classes the bindings name are exported from here too.
+ * The Cloudflare Workers entry of the API Worker (wrangler.toml `main`). It builds the app once per isolate from the
+ * bindings and serves every request with it; the Durable Object classes the bindings name (and the Transcoder
+ * Container class) are exported from here too.
  *
- * There is no `queue` handler: nothing runs jobs on Workers yet, and a consumer that returned without processing
- * would acknowledge (and so lose) every message. Messages wait in the JOBS queue instead (see wrangler.toml).
+ * `queue` consumes the JOBS queue: each message is a job id, handed to the job's JobCoordinator, which claims and
+ * runs it. A message is acknowledged once the coordinator has the job (or found it no longer queued); if the
+ * coordinator could not be reached, the message is retried, so a job is never acknowledged without an owner.
  */
 import { problems } from '../problems.js';
-import { createWorkerApp, type WorkerApp, type WorkerEnv } from './worker-platform.js';
+import { consoleLogger } from '../platform.js';
+import { createWorkerApp, type JobMessage, type WorkerApp, type WorkerEnv } from './worker-platform.js';
 
 export { JobCoordinator } from '../../durable-objects/job-coordinator.js';
 export { RateLimiter } from '../../durable-objects/rate-limiter.js';
+export { Transcoder } from '../../durable-objects/transcoder.js';
 
 let cached: { env: WorkerEnv; worker: WorkerApp } | undefined;
 
@@ -35,4 +39,25 @@ export default {
     }
     return worker.app.fetch(request, env, ctx);
   },
-} satisfies ExportedHandler<WorkerEnv>;
+
+  async queue(batch, env) {
+    await Promise.all(
+      batch.messages.map(async (message) => {
+        const id = (message.body as Partial<JobMessage> | null)?.id;
+        if (typeof id !== 'string' || id.length === 0 || id.length > 64) {
+          consoleLogger.error('discarded a malformed job message', { message_id: message.id });
+          message.ack();
+          return;
+        }
+        try {
+          const coordinator = env.JOB_COORDINATOR.get(env.JOB_COORDINATOR.idFromName(id));
+          await coordinator.start(id);
+          message.ack();
+        } catch (error) {
+          consoleLogger.warn('job dispatch failed; retrying', { job_id: id, error: error instanceof Error ? error.message : String(error) });
+          message.retry({ delaySeconds: Math.min(60, 2 ** Math.min(6, message.attempts)) });
+        }
+      }),
+    );
+  },
+} satisfies ExportedHandler<WorkerEnv, JobMessage>;

@@ -1,0 +1,143 @@
+/**
+ * The engines of a Cloudflare deployment, for routing, /capabilities and the JobCoordinator:
+ *
+ *   wasm    the wasm Worker (wasm/worker.ts), a Worker of its own bound as WASM: @ffmpeg/core imported as a module,
+ *           so the API Worker stays small. Starts in about a second, runs small jobs within a Worker's 128 MB.
+ *   native  the Transcoder container (durable-objects/transcoder.ts), bound as TRANSCODER: native ffmpeg, no
+ *           memory cap of note, but a container start costs seconds.
+ *
+ * Both speak the native worker's protocol (src/engine/remote-protocol.ts), so the JobCoordinator drives either one
+ * the same way. What each can do is asked of the engine itself (GET /v1/capabilities), once per isolate; the
+ * Transcoder keeps its answer in its own storage so that routing does not start a container to learn it again.
+ */
+import type { Transcoder } from '../../durable-objects/transcoder.js';
+import { WASM_EXCLUDED } from '../../wasm/capabilities.js';
+import type { Job } from '../db/schema.js';
+import type { EngineCapabilities } from '../engine/engine.js';
+import type { EdgeEngine } from '../jobs/edge-runner.js';
+import { SPEED_MODELS, type EngineName } from '../media/estimate.js';
+import type { EngineProfile } from '../media/routing.js';
+import type { Logger } from '../platform.js';
+
+export interface EngineBindings {
+  /** Service binding to the wasm Worker. */
+  WASM?: Fetcher;
+  TRANSCODER?: DurableObjectNamespace<Transcoder>;
+  /** The secret both engines accept as `Authorization: Bearer`. */
+  FFEDGE_WORKER_TOKEN?: string;
+}
+
+/**
+ * What one wasm job may use: a Worker isolate has 128 MB, and the core's code and the Worker's own JavaScript take
+ * part of it (routing counts the core's linear memory in its estimate, src/media/estimate.ts).
+ */
+export const WORKERS_WASM_MEMORY_BYTES = 128 * 1024 ** 2;
+/** Instantiating the 32 MB module in a fresh isolate; a warm isolate starts at once. */
+export const WORKERS_WASM_STARTUP_MS = 1_500;
+/** A container cold start: the image is cached on the host, the worker listens within seconds. */
+export const TRANSCODER_STARTUP_MS = 8_000;
+/** The native worker sends a heartbeat every 5 s; this much silence means the container or its connection is gone. */
+export const TRANSCODER_SILENCE_MS = 60_000;
+
+export interface WorkerEngines {
+  /** The engines that answered, for /capabilities and readiness. */
+  capabilities(): Promise<EngineCapabilities[]>;
+  profiles(): Promise<EngineProfile[]>;
+  /** A connection for one job attempt; null when the deployment has no such engine. */
+  connect(name: EngineName, job: Pick<Job, 'id' | 'attempts'>): EdgeEngine | null;
+}
+
+/** Sent by the wasm Worker and the native worker; the host is never resolved (the binding decides). */
+const CAPABILITIES_URL = 'http://engine/v1/capabilities';
+
+export function createWorkerEngines(env: EngineBindings, log: Logger): WorkerEngines {
+  const token = env.FFEDGE_WORKER_TOKEN ?? '';
+  const cache = new Map<EngineName, Promise<EngineCapabilities | null>>();
+
+  const ask = (name: EngineName, load: () => Promise<EngineCapabilities>) => {
+    let pending = cache.get(name);
+    if (!pending) {
+      pending = load().catch((error: unknown) => {
+        // Asked again next time: a container still being provisioned answers later.
+        cache.delete(name);
+        log.warn('engine unavailable', { engine: name, error: error instanceof Error ? error.message : String(error) });
+        return null;
+      });
+      cache.set(name, pending);
+    }
+    return pending;
+  };
+
+  const wasm = () =>
+    env.WASM
+      ? ask('wasm', async () => {
+          const response = await env.WASM!.fetch(CAPABILITIES_URL, { headers: { authorization: `Bearer ${token}` } });
+          if (response.status !== 200) {
+            await response.body?.cancel();
+            throw new Error(`wasm worker capabilities: ${response.status}`);
+          }
+          return checked(await response.json());
+        })
+      : Promise.resolve(null);
+  const native = () => {
+    const namespace = env.TRANSCODER;
+    return namespace
+      ? ask('native', async () => checked(await namespace.get(namespace.idFromName('capabilities')).capabilities()))
+      : Promise.resolve(null);
+  };
+
+  return {
+    async capabilities() {
+      const found = await Promise.all([native(), wasm()]);
+      return found.filter((caps): caps is EngineCapabilities => caps !== null);
+    },
+
+    async profiles() {
+      const [nativeCaps, wasmCaps] = await Promise.all([native(), wasm()]);
+      const profiles: EngineProfile[] = [];
+      if (nativeCaps) {
+        profiles.push({
+          name: 'native',
+          capabilities: nativeCaps,
+          memoryLimitBytes: null,
+          startupMs: TRANSCODER_STARTUP_MS,
+          speed: SPEED_MODELS.native,
+        });
+      }
+      if (wasmCaps) {
+        profiles.push({
+          name: 'wasm',
+          capabilities: wasmCaps,
+          excluded: WASM_EXCLUDED,
+          memoryLimitBytes: WORKERS_WASM_MEMORY_BYTES,
+          startupMs: WORKERS_WASM_STARTUP_MS,
+          speed: SPEED_MODELS.wasm,
+        });
+      }
+      return profiles;
+    },
+
+    connect(name, job) {
+      if (name === 'wasm') {
+        const service = env.WASM;
+        if (!service) return null;
+        // ffmpeg.wasm runs synchronously in the wasm Worker: it cannot write a line until a run ends.
+        return { name, token, silenceMs: null, fetch: (request) => service.fetch(request) };
+      }
+      const namespace = env.TRANSCODER;
+      if (!namespace) return null;
+      // A container per attempt: a retry never lands on the container that failed it.
+      const stub = namespace.get(namespace.idFromName(`${job.id}/${job.attempts}`));
+      return { name, token, silenceMs: TRANSCODER_SILENCE_MS, fetch: (request) => stub.fetch(request) };
+    },
+  };
+}
+
+function checked(value: unknown): EngineCapabilities {
+  const caps = value as Partial<EngineCapabilities> | null;
+  const lists = ['encoders', 'decoders', 'filters', 'muxers'] as const;
+  if (!caps || (caps.name !== 'native' && caps.name !== 'wasm') || !lists.every((key) => Array.isArray(caps[key]))) {
+    throw new Error('an engine described itself in an unknown way');
+  }
+  return caps as EngineCapabilities;
+}
