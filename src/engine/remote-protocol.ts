@@ -93,7 +93,11 @@ export interface FrameSource {
 }
 
 export class ProtocolError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The peer's stream ended early (a lost connection), as opposed to the peer saying something wrong. */
+    readonly truncated = false,
+  ) {
     super(message);
     this.name = 'ProtocolError';
   }
@@ -191,7 +195,7 @@ export class FrameReader {
       if (searched > maxBytes) throw new ProtocolError('line too long');
       if (!(await this.fill())) {
         if (this.buffer.byteLength === 0) return null;
-        throw new ProtocolError('the stream ended inside a line');
+        throw new ProtocolError('the stream ended inside a line', true);
       }
     }
   }
@@ -200,7 +204,7 @@ export class FrameReader {
   async readExactly(size: number, write: (chunk: Uint8Array) => Promise<void> | void): Promise<void> {
     let left = size;
     while (left > 0) {
-      if (this.buffer.byteLength === 0 && !(await this.fill())) throw new ProtocolError('the stream ended inside a file');
+      if (this.buffer.byteLength === 0 && !(await this.fill())) throw new ProtocolError('the stream ended inside a file', true);
       const take = Math.min(left, this.buffer.byteLength);
       const chunk = this.buffer.subarray(0, take);
       this.buffer = this.buffer.subarray(take);

@@ -82,7 +82,7 @@ export function createRemoteEngine(options: RemoteEngineOptions): Engine {
         if (reason === 'cancelled') return new EngineError('CANCELLED', MESSAGES.cancelled);
         if (reason === 'timeout') return new EngineError('TIMEOUT', MESSAGES.timeout);
         if (reason === 'silent') return new EngineError('ENGINE_UNAVAILABLE', MESSAGES.silent);
-        if (error instanceof ProtocolError && !/ended/.test(error.message)) return new EngineError('ENGINE_UNAVAILABLE', MESSAGES.protocol);
+        if (error instanceof ProtocolError && !error.truncated) return new EngineError('ENGINE_UNAVAILABLE', MESSAGES.protocol);
         return new EngineError('ENGINE_UNAVAILABLE', MESSAGES.lost);
       },
       done() {
@@ -152,7 +152,7 @@ export function createRemoteEngine(options: RemoteEngineOptions): Engine {
       const frames = new FrameReader(response.body);
       for (;;) {
         const text = await frames.readLine();
-        if (text === null) throw new ProtocolError('the stream ended before the run did');
+        if (text === null) throw new ProtocolError('the stream ended before the run did', true);
         call.alive();
         const line = parseKnownLine(text);
         if (!line || line.type === 'started' || line.type === 'heartbeat') continue;

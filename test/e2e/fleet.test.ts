@@ -4,7 +4,7 @@
  * cancel cross the HTTP boundary, and a worker killed mid-job costs an attempt, not the job.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,7 +84,6 @@ async function submit(): Promise<JobView> {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ffedge-fleet-'));
   clip = join(dir, 'clip.mp4');
-  await mkdir(dir, { recursive: true });
   const [a, b] = await Promise.all([startWorker('worker-a'), startWorker('worker-b'), makeClip(clip, { seconds: 8, size: '640x360', audio: true })]);
   server = await startTestServer({
     FFEDGE_POOL_SIZE: '0',

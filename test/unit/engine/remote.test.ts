@@ -244,6 +244,35 @@ describe('native worker over HTTP', () => {
     await expect.poll(() => worker.worker.running(), { timeout: 2_000 }).toBe(0);
   });
 
+  it('a client that goes away during the upload leaves no dir and frees its slot', async () => {
+    const worker = await startWorker({ slots: 1 });
+    const abort = new AbortController();
+    const header = { v: 1, args: ['-version'], expected_duration_s: null, timeout_ms: 1000, inputs: [{ path: 'input', size: 1_000_000 }] };
+    let sent!: () => void;
+    const halfSent = new Promise<void>((resolve) => (sent = resolve));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(encodeLine(header));
+        controller.enqueue(new Uint8Array(1000));
+        sent();
+        // ...and the rest never comes.
+      },
+    });
+    const request = fetch(`${worker.url}/v1/run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body,
+      signal: abort.signal,
+      duplex: 'half',
+    } as RequestInit).catch(() => null);
+    await halfSent;
+    await expect.poll(async () => (await readdir(worker.tmp)).length).toBe(1);
+    abort.abort();
+    await request;
+    await expect.poll(() => readdir(worker.tmp), { timeout: 2_000 }).toEqual([]);
+    await expect.poll(() => worker.worker.running(), { timeout: 2_000 }).toBe(0);
+  });
+
   it('a full worker answers busy before reading the body; an unreachable or dead one is ENGINE_UNAVAILABLE', async () => {
     const worker = await startWorker({ slots: 1 });
     const engine = createRemoteEngine({ url: worker.url, token: TOKEN });
