@@ -8,6 +8,7 @@ import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { capabilitiesApi } from './api/capabilities.js';
 import { convertApi } from './api/convert.js';
+import { estimateApi } from './api/estimate.js';
 import { router } from './api/env.js';
 import { healthApi } from './api/health.js';
 import { jobsApi } from './api/jobs.js';
@@ -33,6 +34,7 @@ export function createApp(platform: Platform) {
   app.route('/api/v1', capabilitiesApi);
   app.route('/api/v1', uploadsApi);
   app.route('/api/v1', convertApi);
+  app.route('/api/v1', estimateApi);
   app.route('/api/v1', jobsApi);
   app.route('/api/v1', presetsApi);
 

@@ -4,7 +4,8 @@
  */
 import type { Config, Limits } from './config.js';
 import type { Db } from './db/client.js';
-import type { EngineCapabilities } from './engine/engine.js';
+import type { EngineCapabilities, ProbeResult } from './engine/engine.js';
+import type { EngineProfile } from './media/routing.js';
 import type { BlobStore } from './storage/blob-store.js';
 
 export interface Subscription {
@@ -49,6 +50,15 @@ export interface LocalFiles {
   resolve(path: string): Promise<{ ok: true; path: string } | { ok: false; code: string; message: string }>;
 }
 
+export interface ProbedInput {
+  /** Null when the input could not be read as media. */
+  probe: ProbeResult | null;
+  /** The input's size in bytes. */
+  bytes: number;
+  /** True when only the first part of a large input was probed (its duration may then be an estimate). */
+  partial: boolean;
+}
+
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -64,6 +74,13 @@ export interface Platform {
   dispatch: Dispatch;
   /** Engines this deployment can run jobs on, for /capabilities and readiness. */
   engines(): Promise<EngineCapabilities[]>;
+  /**
+   * The engines routing chooses among (capabilities, memory limit, start-up cost, speed model). Absent where this
+   * deployment does not run jobs on its own engines yet (Workers): the engine is then left to be chosen later.
+   */
+  routing?(): Promise<EngineProfile[]>;
+  /** Probes a job input (a URI accepted at submission) for estimates; absent where nothing can probe in a request. */
+  probeInput?(uri: string, signal: AbortSignal): Promise<ProbedInput>;
   /** `local:` inputs, where the runtime has a file system and config.localRoot is set. */
   localFiles?: LocalFiles;
   /** Extra readiness checks a runtime adds (queue, pool...). Database, blobs and engines are always checked. */

@@ -24,7 +24,8 @@ import {
   type RunResult,
   type RunSpec,
 } from '../src/engine/engine.js';
-import { LineRing, parseListing, parseProbeOutput, pathScrubber, type NativeEngineLog } from '../src/engine/native.js';
+import { parseListing, parseProbeOutput } from '../src/engine/ffmpeg-output.js';
+import { LineRing, pathScrubber, type NativeEngineLog } from '../src/engine/native.js';
 import { isIndirectInputFormat } from '../src/media/formats.js';
 import { ProgressParser } from '../src/media/progress.js';
 import { WASM_EXCLUDED, type ExcludedCapability } from './capabilities.js';

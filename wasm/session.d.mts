@@ -5,6 +5,7 @@ export interface FFmpegCore {
   exec(...args: string[]): number;
   ffprobe(...args: string[]): number;
   reset(): void;
+  setTimeout(ms: number): void;
   setLogger(logger: (entry: { type: 'stdout' | 'stderr'; message: string }) => void): void;
   HEAPU8: Uint8Array;
   FS: {
@@ -33,6 +34,7 @@ export function execute(
   args: readonly string[],
   onStdout: (line: string) => void,
   onStderr: (line: string) => void,
+  timeoutMs?: number,
 ): number;
 export function makeDirs(core: FFmpegCore, dirs: Iterable<string>): void;
 export function writeFiles(core: FFmpegCore, files: Iterable<readonly [string, Uint8Array]>): void;

@@ -37,9 +37,12 @@ export async function instantiateCore(createFFmpegCore, wasmModule) {
  * Runs ffmpeg or ffprobe with `args` (without the program name). Lines of stdout and stderr go to the callbacks as
  * they are printed, while the run is still going. Returns the exit status; throws when the core itself failed (a
  * WebAssembly trap such as "memory access out of bounds"), after which the instance must not be used again.
+ * `timeoutMs` (optional) is the core's own time limit; where the caller can end the thread, that is more reliable.
  */
-export function execute(core, tool, args, onStdout, onStderr) {
+export function execute(core, tool, args, onStdout, onStderr, timeoutMs = -1) {
   core.reset();
+  // The core's own time limit, checked between frames: ffmpeg then ends with an error and the instance stays usable.
+  if (timeoutMs > 0) core.setTimeout(timeoutMs);
   core.setLogger(({ type, message }) => {
     if (type === 'stdout') onStdout(message);
     // The core prints this after every run: it is how it leaves ffmpeg's main(), not an error.

@@ -11,6 +11,7 @@ import { router, type AppEnv } from './env.js';
 import { limitsFor, rateLimit, requireKey } from './middleware.js';
 import { presentJob } from './present.js';
 import { resolveConvertBody } from './presets.js';
+import { routeConvert } from './route.js';
 import { acceptedHeaders, submit } from './submit.js';
 
 export const convertApi = router();
@@ -59,13 +60,15 @@ convertApi.openapi(
       const first = found[0]!;
       throw problems.unprocessable(first.code, first.message, found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })));
     }
+    const routed = await routeConvert(c, request, limitsFor(c));
     const { job, replayed } = await submit(c, {
       kind: 'convert',
       request,
       // Every input: the main one, watermark images, concat parts.
       inputs: inputsOf(request),
       priority: request.options.priority,
-      engine: request.options.engine === 'auto' ? null : request.options.engine,
+      engine: routed.engine,
+      engineReason: routed.reason,
       webhookUrl: request.webhook_url ?? null,
     });
     return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));

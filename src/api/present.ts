@@ -11,6 +11,7 @@ export function presentJob(job: Job) {
     status: job.status,
     priority: job.priority,
     engine: job.engine,
+    engine_reason: job.engineReason,
     progress: {
       percentage: job.progressPercentage,
       stage: job.progressStage as 'queued',

@@ -20,6 +20,8 @@ export interface Submission {
   inputs: { pointer: string; uri: string }[];
   priority: number;
   engine: string | null;
+  /** Why routing chose the engine. */
+  engineReason?: string | null;
   webhookUrl?: string | null;
 }
 
@@ -86,6 +88,7 @@ export async function submit(c: Context<AppEnv>, submission: Submission): Promis
     request: submission.request,
     priority: submission.priority,
     engine: submission.engine,
+    engineReason: submission.engineReason ?? null,
     maxAttempts: platform.config.maxAttempts,
     concurrentLimit: limitsFor(c).concurrentJobs,
     webhookUrl: submission.webhookUrl ?? null,

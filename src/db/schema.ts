@@ -31,6 +31,8 @@ export const jobs = sqliteTable(
     status: text('status', { enum: JOB_STATUSES }).notNull(),
     priority: integer('priority').notNull().default(0),
     engine: text('engine'),
+    /** Why routing chose the engine (or what forced it), for clients and operators. */
+    engineReason: text('engine_reason'),
     request: text('request', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
     progressPercentage: real('progress_percentage'),
     progressStage: text('progress_stage').notNull().default('queued'),

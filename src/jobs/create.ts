@@ -16,6 +16,8 @@ export interface NewJobInput {
   request: Record<string, unknown>;
   priority: number;
   engine: string | null;
+  /** Why routing chose the engine; null when it is chosen when the job runs. */
+  engineReason?: string | null;
   maxAttempts: number;
   concurrentLimit: number;
   webhookUrl?: string | null;
@@ -71,10 +73,10 @@ export async function createJob(db: Db, input: NewJobInput): Promise<Created> {
 
 async function insertWithinLimit(db: Db, input: NewJobInput): Promise<Job> {
   const inserted = await db.all<{ id: string }>(sql`
-    INSERT INTO jobs (id, api_key_id, kind, status, priority, engine, request, max_attempts, webhook_url,
+    INSERT INTO jobs (id, api_key_id, kind, status, priority, engine, engine_reason, request, max_attempts, webhook_url,
                       idempotency_key, progress_stage, created_at, updated_at)
     SELECT ${input.id}, ${input.apiKeyId}, ${input.kind}, 'queued', ${input.priority}, ${input.engine},
-           ${JSON.stringify(input.request)}, ${input.maxAttempts}, ${input.webhookUrl ?? null},
+           ${input.engineReason ?? null}, ${JSON.stringify(input.request)}, ${input.maxAttempts}, ${input.webhookUrl ?? null},
            ${input.idempotency?.key ?? null}, 'queued', ${input.now}, ${input.now}
     WHERE (SELECT count(*) FROM jobs
            WHERE api_key_id = ${input.apiKeyId} AND status IN ('queued', 'processing')) < ${input.concurrentLimit}

@@ -25,6 +25,7 @@ export const JobSchema = z
     status: z.enum(JOB_STATUSES),
     priority: z.number().int(),
     engine: z.string().nullable(),
+    engine_reason: z.string().nullable().openapi({ description: 'Why routing chose the engine, or that options.engine forced it' }),
     progress: ProgressSchema,
     attempts: z.number().int(),
     max_attempts: z.number().int(),

@@ -1,0 +1,110 @@
+/**
+ * Engine routing at submission: the request is planned against assumed probes (every input has a video and an
+ * audio stream of unknown codec and size, as validation assumes), which gives the encoders, filters and muxers it
+ * needs; the inputs' sizes come from their uploads. src/media/routing.ts picks the engine; a job no engine can run
+ * is refused here with 422, naming what is missing, before anything is stored (audit #13).
+ */
+import type { Context } from 'hono';
+import { and, eq, inArray } from 'drizzle-orm';
+import type { Limits } from '../config.js';
+import { uploads } from '../db/schema.js';
+import type { ProbeResult } from '../engine/engine.js';
+import { encoderKind, profileOf, type EngineName } from '../media/estimate.js';
+import { inputsOf, isPlanProblems, planConvert, type ConvertPlan } from '../media/plan.js';
+import { routeJob, type Missing, type Route } from '../media/routing.js';
+import { problems, type ProblemItem } from '../problems.js';
+import type { ConvertRequest } from '../schemas/convert.js';
+import { parseInputUri } from '../storage/uri.js';
+import type { AppEnv } from './env.js';
+
+/** What validation assumes before the probe: a video and an audio stream, codecs and sizes unknown. */
+export const ASSUMED_PROBE: ProbeResult = {
+  format: null,
+  duration_s: null,
+  size: null,
+  bit_rate: null,
+  streams: [
+    { index: 0, type: 'video', codec: null },
+    { index: 1, type: 'audio', codec: null },
+  ],
+};
+
+export interface Routed {
+  /** The engine the job runs on; null when it is chosen when the job runs (no routing on this platform). */
+  engine: EngineName | null;
+  reason: string | null;
+}
+
+/** Plans a request without its probes, for routing and estimates; null when it cannot be planned that way. */
+export function planAssumed(request: ConvertRequest, limits: Limits): ConvertPlan | null {
+  const plan = planConvert(request, inputsOf(request).map(() => ASSUMED_PROBE), limits);
+  return isPlanProblems(plan) ? null : plan;
+}
+
+/** The total size of a request's uploaded inputs; null when some input's size is not known here. */
+export async function inputBytesOf(c: Context<AppEnv>, request: ConvertRequest): Promise<number | null> {
+  const ids: string[] = [];
+  for (const input of inputsOf(request)) {
+    try {
+      const location = parseInputUri(input.uri, ['upload', 'local']);
+      if (location.kind !== 'upload') return null;
+      ids.push(location.id);
+    } catch {
+      return null;
+    }
+  }
+  const { platform, apiKey } = c.var;
+  const rows = await platform.db
+    .select({ id: uploads.id, size: uploads.size })
+    .from(uploads)
+    .where(and(eq(uploads.apiKeyId, apiKey.id), inArray(uploads.id, ids)))
+    .all();
+  if (rows.length !== new Set(ids).size) return null;
+  return rows.reduce((sum, row) => sum + row.size, 0);
+}
+
+export async function routeConvert(c: Context<AppEnv>, request: ConvertRequest, limits: Limits): Promise<Routed> {
+  const forced = request.options.engine === 'auto' ? null : request.options.engine;
+  const { platform } = c.var;
+  if (!platform.routing) return { engine: forced, reason: forced ? 'forced by options.engine' : null };
+  const plan = planAssumed(request, limits);
+  if (!plan) {
+    // The planner needs the probes to say more; the engine is then chosen when the job runs.
+    return { engine: forced, reason: forced ? 'forced by options.engine' : null };
+  }
+  const engines = await platform.routing();
+  const profile = profileOf({ plan, probe: null, request, inputBytes: await inputBytesOf(c, request) });
+  const route = routeJob({ requirements: plan.requirements, profile, forced }, engines);
+  if (!route.ok) throw routeProblem(route);
+  return { engine: route.engine, reason: route.reason };
+}
+
+/** Better choices for what the wasm engine lists but cannot do. */
+const SUGGESTIONS: Readonly<Record<string, string>> = {
+  'libvpx-vp9': 'use video codec vp8, or an engine with VP9',
+  libx265: 'use video codec h264, or an engine with H.265',
+};
+
+export function routeProblem(route: Extract<Route, { ok: false }>) {
+  const items: ProblemItem[] = route.missing.map((missing) => ({
+    pointer: pointerOf(missing),
+    message: missing.reason,
+    ...(missing.kind === 'engine' ? { allowed: route.available } : {}),
+    ...(SUGGESTIONS[missing.name] ? { suggestion: SUGGESTIONS[missing.name] } : {}),
+  }));
+  return problems.unprocessable(route.code, `${capitalised(route.message)}.`, items);
+}
+
+/** Where in the request the missing capability comes from. */
+function pointerOf(missing: Missing): string {
+  if (missing.kind === 'engine') return '/options/engine';
+  if (missing.kind === 'memory' || missing.kind === 'decoder') return '/input';
+  if (missing.kind === 'filter') return '/operations';
+  if (missing.kind === 'muxer') return '/output';
+  // An encoder: the codec the output asked for (or its format's default).
+  return encoderKind(missing.name) === 'audio' ? '/output/audio/codec' : '/output/video/codec';
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
