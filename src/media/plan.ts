@@ -235,7 +235,7 @@ function compose(
     c.keep.video &&= only.video;
     c.keep.audio &&= only.audio;
   }
-  selectStreams(c, output, format, problems);
+  selectStreams(c, output, format, problems, req.preset !== undefined);
   c.duration = knownDuration(inputs[0]!.probe);
   if (c.audio) c.audioRate = positiveInt(firstStream(inputs[0]!.probe, 'audio')?.sample_rate) ?? null;
 
@@ -310,7 +310,7 @@ function checkInput(input: PlanInputState, limits: Limits, problems: PlanProblem
 }
 
 /** The main input's first video and audio streams, as the output keeps them. */
-function selectStreams(c: Composer, output: NormalisedOutput, format: FormatSpec, problems: PlanProblem[]): void {
+function selectStreams(c: Composer, output: NormalisedOutput, format: FormatSpec, problems: PlanProblem[], fromPreset: boolean): void {
   const main = c.inputs[0]!.probe;
   const report = c.mode === 'final';
   if (output.video !== undefined && output.video !== false && isAudioOnly(format.name)) {
@@ -351,8 +351,9 @@ function selectStreams(c: Composer, output: NormalisedOutput, format: FormatSpec
     const stream = firstStream(main, 'audio');
     if (stream) {
       c.audio = new StreamPipe('audio', c.graph, `0:${stream.index}`);
-    } else if (report && (output.audio !== undefined || isAudioOnly(format.name))) {
-      // A silent video stays a video; only an explicit or audio-only request needs the sound.
+    } else if (report && ((output.audio !== undefined && !fromPreset) || isAudioOnly(format.name))) {
+      // A silent video stays a video; only an explicit or audio-only request needs the sound. A preset's audio
+      // settings are for inputs that have sound, so a silent input under a video preset stays silent.
       problems.push({
         code: 'NO_AUDIO_STREAM',
         pointer: output.audio !== undefined ? '/output/audio' : '/output',
