@@ -54,10 +54,11 @@ describe('audit #30: limits per key tier', () => {
       { code: 'LIMIT_EXCEEDED', pointer: '/input' },
       { code: 'LIMIT_EXCEEDED', pointer: '/output', suggestion: 'set output.video.resolution to 720p' },
     ]);
-    expect(expectProblems(plan({ output: 'mp4', operations: [{ type: 'concat', inputs: [MAIN.replace(/e$/, 'f')] }] }, {
-      limits: free,
-      probes: { [MAIN]: hd({ duration_s: 40 }), [MAIN.replace(/e$/, 'f')]: hd({ duration_s: 40 }) },
-    }).filter((p) => p.pointer === '/operations'))).toMatchObject([{ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/output would last 80 s/) }]);
+    const other = MAIN.replace(/e$/, 'f');
+    const joined = expectProblems(
+      plan({ output: 'mp4', operations: [{ type: 'concat', inputs: [other] }] }, { limits: free, probes: { [MAIN]: hd({ duration_s: 40 }), [other]: hd({ duration_s: 40 }) } }),
+    );
+    expect(joined.filter((p) => p.pointer === '/operations')).toMatchObject([{ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/output would last 80 s/) }]);
   });
 
   it('no tier goes beyond 8K in either orientation', () => {
