@@ -94,7 +94,7 @@ describe('fps, speed', () => {
   it('speeds video and audio together and shortens the expected duration', () => {
     const result = expectPlan(op({ type: 'speed', factor: 2 }));
     expect(result.args.slice(HEAD.length)).toEqual([
-      ...IN(), '-map', '0:0', '-map', '0:1', ...X264, '-vf', 'setpts=expr=PTS/2', '-c:a', 'aac', '-af', 'atempo=tempo=2', ...MP4,
+      ...IN(), '-map', '0:0', '-map', '0:1', ...X264, '-vf', 'setpts=expr=PTS/2,fps=fps=25', '-c:a', 'aac', '-af', 'atempo=tempo=2', ...MP4,
     ]);
     expect(result.expectedDurationS).toBe(5);
   });
@@ -102,7 +102,7 @@ describe('fps, speed', () => {
   it('slows below half speed with two atempo stages', () => {
     const result = expectPlan(op({ type: 'speed', factor: 0.25 }));
     expect(result.args).toContain('atempo=tempo=0.5,atempo=tempo=0.5');
-    expect(result.args).toContain('setpts=expr=PTS/0.25');
+    expect(result.args).toContain('setpts=expr=PTS/0.25,fps=fps=25');
     expect(result.expectedDurationS).toBe(40);
   });
 
