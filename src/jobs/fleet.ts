@@ -3,8 +3,8 @@
  * (FFEDGE_WORKERS=http://host:port#slots,...). Each worker has its own slots; a job is claimed only when some
  * healthy worker has a free one, and runs through the same runner as the pool with a RemoteEngine for that worker.
  *
- * A worker that fails a health check or loses a run (ENGINE_UNAVAILABLE: unreachable, killed, silent) is left out
- * for a cool-down; after it, it comes back only when a health check passes (a circuit breaker whose half-open probe
+ * A worker that fails two health checks in a row or loses a run (ENGINE_UNAVAILABLE: unreachable, killed, silent) is
+ * left out for a cool-down; after it, it comes back only when a health check passes (a circuit breaker whose half-open probe
  * is the health check, so no job is risked on a worker that may still be down). The run it lost fails as retryable
  * and goes back to the queue; the leases and compare-and-set completion of transitions.ts make the re-run on
  * another worker complete exactly once.
@@ -101,6 +101,8 @@ interface Member {
   /** Until when the breaker stays open after a failure. */
   openUntil: number;
   checking: boolean;
+  /** Health checks failed in a row. */
+  failedChecks: number;
 }
 
 const HEALTH_TIMEOUT_MS = 2_000;
@@ -123,7 +125,7 @@ export function createFleet(options: FleetOptions): Fleet {
       ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
-    const member: Member = { spec, remote, engine: remote, busy: 0, up: false, openUntil: 0, checking: false };
+    const member: Member = { spec, remote, engine: remote, busy: 0, up: false, openUntil: 0, checking: false, failedChecks: 0 };
     member.engine = watched(member, remote, options.probeWith);
     return member;
   });
@@ -164,6 +166,7 @@ export function createFleet(options: FleetOptions): Fleet {
       const response = await doFetch(`${member.spec.url}/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
       const body = (await response.json().catch(() => null)) as { status?: string; protocol?: number } | null;
       if (!response.ok || body?.status !== 'ok' || body.protocol !== PROTOCOL_VERSION) throw new Error('unhealthy');
+      member.failedChecks = 0;
       if (!member.up) {
         if (member.openUntil > clock()) return; // still cooling down
         // Coming (back) up: the token is checked once through an authenticated call.
@@ -173,7 +176,10 @@ export function createFleet(options: FleetOptions): Fleet {
         void pump();
       }
     } catch (error) {
-      trip(member, error instanceof EngineError ? error.safeMessage : 'health check failed');
+      member.failedChecks += 1;
+      // One slow answer from a busy host is not a dead worker; two in a row are. A worker that is down stays down
+      // without starting a new cool-down, so one that is merely slow to start is taken as soon as it answers.
+      if (member.up && member.failedChecks >= 2) trip(member, error instanceof EngineError ? error.safeMessage : 'health check failed');
     } finally {
       member.checking = false;
     }
