@@ -35,7 +35,8 @@ function workersProject(options: { name: string; include: string[]; runJobs: boo
             // D1 migrations to test/workers/setup.ts, which applies them.
             bindings: {
               FFEDGE_CONCURRENT_JOBS: '5',
-              FFEDGE_UPLOAD_LIMIT: String(1024 * 1024),
+              // The contract suite's limit; jobs need room for a clip long enough to cancel mid-run.
+              FFEDGE_UPLOAD_LIMIT: String((options.runJobs ? 16 : 1) * 1024 * 1024),
               FFEDGE_RATE_LIMIT: '1000000',
               FFEDGE_HEARTBEAT_MS: '1000',
               FFEDGE_EVENT_POLL_MS: '100',
@@ -51,7 +52,10 @@ function workersProject(options: { name: string; include: string[]; runJobs: boo
     test: {
       name: options.name,
       include: options.include,
-      globalSetup: ['./test/workers/native-worker.setup.ts', ...(options.runJobs ? ['./test/workers/wasm-worker.setup.ts'] : [])],
+      globalSetup: [
+        './test/workers/native-worker.setup.ts',
+        ...(options.runJobs ? ['./test/workers/wasm-worker.setup.ts', './test/workers/jobs/media.setup.ts'] : []),
+      ],
       setupFiles: ['./test/workers/setup.ts'],
       testTimeout: 60_000,
       hookTimeout: 120_000,

@@ -26,6 +26,18 @@ export const TRANSCODER_PORT = 8788;
 const CAPABILITIES = 'capabilities';
 const CAPABILITIES_TTL_MS = 24 * 3600_000;
 
+/** Members of the library's Container that containerFetch below uses (present at run time, private in its types). */
+interface ContainerInternals {
+  requestAndPortFromContainerFetchArgs(
+    requestOrUrl: Request | string | URL,
+    portOrInit?: number | RequestInit,
+    portParam?: number,
+  ): { request: Request; port: number };
+  inflightRequests: number;
+  renewActivityTimeout(): void;
+  decrementInflight(): void;
+}
+
 interface TranscoderEnv {
   FFEDGE_WORKER_TOKEN?: string;
   FFEDGE_TRANSCODER_LOCAL_URL?: string;
@@ -45,6 +57,49 @@ export class Transcoder extends Container<TranscoderEnv> {
       FFEDGE_WORKER_TOKEN: env.FFEDGE_WORKER_TOKEN ?? '',
       FFEDGE_WORKER_SLOTS: '1',
     };
+  }
+
+  /**
+   * The library's containerFetch for plain HTTP, with one fix. @cloudflare/containers 0.3.7 proxies a response body
+   * with `pipeTo(...).finally(...)`, so when the caller stops reading it (a cancelled job) that pipe's rejection goes
+   * unhandled. Here it is handled; start, port checks, activity and in-flight accounting are the library's own.
+   * WebSocket upgrades still go through the library.
+   */
+  override async containerFetch(
+    requestOrUrl: Request | string | URL,
+    portOrInit?: number | RequestInit,
+    portParam?: number,
+  ): Promise<Response> {
+    const library = this as unknown as ContainerInternals;
+    const { request, port } = library.requestAndPortFromContainerFetchArgs(requestOrUrl, portOrInit, portParam);
+    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') return super.containerFetch(request, port);
+    const container = this.ctx.container!;
+    if (!container.running || (await this.getState()).status !== 'healthy') {
+      try {
+        await this.startAndWaitForPorts(port, { abort: request.signal });
+      } catch {
+        // No instance available yet, rate limited, or the start failed: the caller may try again later.
+        return new Response('the container could not be started', { status: 503 });
+      }
+    }
+    library.inflightRequests++;
+    try {
+      library.renewActivityTimeout();
+      const response = await container.getTcpPort(port).fetch(request.url.replace('https:', 'http:'), request);
+      if (response.body === null) {
+        library.decrementInflight();
+        return response;
+      }
+      const { readable, writable } = new IdentityTransformStream();
+      response.body
+        .pipeTo(writable)
+        .catch(() => undefined) // the caller stopped reading, or the container went away: the caller sees either
+        .finally(() => library.decrementInflight());
+      return new Response(readable, response);
+    } catch {
+      library.decrementInflight();
+      return new Response('the container could not be reached', { status: 503 });
+    }
   }
 
   /** What the container's ffmpeg encodes, decodes, filters and muxes; asked once a day at most. */
