@@ -85,7 +85,8 @@ function storedBody(row: StoredPreset): PresetBody | null {
 /** Validates a preset as the request it would make, with the saving key's limits; 422 with pointers otherwise. */
 function checkPreset(c: Context<AppEnv>, body: PresetBody): void {
   // Any well-formed URI: a preset has no input of its own; inputs are checked when a job uses it.
-  const request = ConvertRequestSchema.safeParse({ ...body, input: 'upload:00000000-0000-7000-8000-000000000000' });
+  const { description: _description, ...fields } = body;
+  const request = ConvertRequestSchema.safeParse({ ...fields, input: 'upload:00000000-0000-7000-8000-000000000000' });
   if (!request.success) throw fromZodError(request.error, 'json');
   const found = validateConvert(request.data, limitsFor(c));
   if (found.length > 0) {
