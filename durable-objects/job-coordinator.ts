@@ -85,10 +85,15 @@ export class JobCoordinator extends DurableObject<WorkerEnv> {
       const { db, config, engines } = this.svc;
       const owner = `coordinator:${crypto.randomUUID()}`;
       const now = Date.now();
-      const job = await transitions.claimById(db, jobId, { owner, ms: config.leaseMs }, now);
-      if (!job) return 'not-queued';
+      // The watch is set before the claim: if this object dies right after claiming, its alarm still finds the job.
       this.ctx.storage.kv.put<CoordinatorState>(STATE, { phase: 'running', id: jobId, owner });
       await this.ctx.storage.setAlarm(now + config.leaseMs);
+      const job = await transitions.claimById(db, jobId, { owner, ms: config.leaseMs }, now);
+      if (!job) {
+        this.ctx.storage.kv.delete(STATE);
+        await this.ctx.storage.deleteAlarm();
+        return 'not-queued';
+      }
       this.broadcast();
       const run = runEdgeJob(
         {

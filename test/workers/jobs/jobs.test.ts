@@ -175,6 +175,30 @@ describe('jobs on Workers', () => {
     expect((await stub.inspect()).state).toBeNull();
   });
 
+  it('dispatches a retry from the alarm after its backoff', async () => {
+    const { key, id: apiKeyId } = await newKey();
+    const c = api(key);
+    const input = await c.upload(media('small'), 'small.mp4');
+    // A job that failed with a retryable error is queued again in D1; its coordinator owes it a dispatch.
+    const jobId = uuidv7();
+    const request = ConvertRequestSchema.parse({ input, output: LIGHT });
+    await createJob(db, { id: jobId, apiKeyId, kind: 'convert', request, priority: 0, engine: 'wasm', maxAttempts: 3, concurrentLimit: 5, now: Date.now() });
+    const owner = 'coordinator:earlier';
+    await transitions.claimById(db, jobId, { owner, ms: 60_000 }, Date.now());
+    const requeued = await transitions.fail(db, jobId, owner, Date.now(), { code: 'ENGINE_UNAVAILABLE', message: 'No engine could run the job.', retryable: true });
+    expect(requeued?.status).toBe('queued');
+    const stub = coordinator(jobId);
+    await runInDurableObject(stub, async (_instance, state) => {
+      state.storage.kv.put<CoordinatorState>('job', { phase: 'retry', id: jobId, at: Date.now() + 60_000 });
+      await state.storage.setAlarm(Date.now() + 60_000);
+    });
+
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const events = await c.events(jobId);
+    expect(dataOf(events, 'status').map((d) => d.status)).toEqual(['queued', 'processing', 'queued', 'processing', 'completed']);
+    expect(await c.get(jobId)).toMatchObject({ status: 'completed', attempts: 2 });
+  });
+
   it('runs a job once however often it is delivered', async () => {
     const { key, id: apiKeyId } = await newKey();
     const c = api(key);
