@@ -1,7 +1,7 @@
 /**
  * Calibrates the speed model of src/media/estimate.ts: runs the same small jobs on native ffmpeg and on the wasm
  * engine, in one process and one run, and prints
- *   - the median time of each job on each engine and the wasm/native ratio,
+ *   - the best time of each job on each engine (the least disturbed by whatever else runs) and their ratio,
  *   - the stream-copy speedup (re-encoding the same input against copying its streams),
  *   - the wasm engine's start-up (cold: a new thread and instance; warm: a reused one) and memory per job,
  *   - a SPEED_MODELS block to paste into src/media/estimate.ts.
@@ -18,7 +18,7 @@ import { createNativeEngine } from '../src/engine/native.js';
 import { SPEED_MODELS } from '../src/media/estimate.js';
 import { createWasmEngine } from '../wasm/node-engine.js';
 
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 3;
+const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
 const BASE = ['-hide_banner', '-nostdin', '-y', '-progress', 'pipe:1', '-nostats', '-protocol_whitelist', 'file'];
 
 interface Input {
@@ -105,11 +105,6 @@ async function timeJob(engine: Engine, dir: string, job: Job): Promise<number> {
   return ms;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 const fmt = (ms: number) => `${ms.toFixed(0).padStart(7)} ms`;
 const round = (value: number, digits = 2) => Number(value.toPrecision(digits));
 
@@ -134,7 +129,7 @@ async function main(): Promise<void> {
       threadMs.push(await timeJob(fresh, coldDir, noop));
       await fresh.close();
     }
-    const warmMs = median([await timeJob(wasm, coldDir, noop), await timeJob(wasm, coldDir, noop), await timeJob(wasm, coldDir, noop)]);
+    const warmMs = Math.min(await timeJob(wasm, coldDir, noop), await timeJob(wasm, coldDir, noop), await timeJob(wasm, coldDir, noop));
 
     const results: { job: Job; native: number; wasm: number; wasmMemory: number }[] = [];
     for (const job of JOBS) {
@@ -147,10 +142,10 @@ async function main(): Promise<void> {
         times.wasm.push(await timeJob(wasm, dir, job));
         wasmMemory = Math.max(wasmMemory, ...wasm.threads().map((t) => t.memoryBytes));
       }
-      results.push({ job, native: median(times.native), wasm: median(times.wasm), wasmMemory });
+      results.push({ job, native: Math.min(...times.native), wasm: Math.min(...times.wasm), wasmMemory });
     }
 
-    console.log(`\nffedge bench: ${runs} runs per job and engine, medians\n`);
+    console.log(`\nffedge bench: ${runs} runs per job and engine, best of each\n`);
     console.log(`${'job'.padEnd(20)} ${'native'.padStart(10)} ${'wasm'.padStart(10)}  wasm/native  wasm memory`);
     for (const r of results) {
       console.log(`${r.job.name.padEnd(20)} ${fmt(r.native)} ${fmt(r.wasm)}  ${(r.wasm / r.native).toFixed(1).padStart(9)}x  ${(r.wasmMemory / 1024 ** 2).toFixed(0).padStart(7)} MiB`);
@@ -167,9 +162,9 @@ async function main(): Promise<void> {
     console.log(`stream copy speedup over re-encoding the same 640x360 input to h264: native ${(reencode.native / copy.native).toFixed(1)}x, wasm ${(reencode.wasm / copy.wasm).toFixed(1)}x`);
     console.log(
       `wasm start-up, for a one-frame job: first in the process ${firstMs.toFixed(0)} ms (compile + thread + instance), ` +
-        `on a new thread ${median(threadMs).toFixed(0)} ms, on a warm thread ${warmMs.toFixed(0)} ms; native ${of('overhead (1 frame)').native.toFixed(0)} ms (process start)`,
+        `on a new thread ${Math.min(...threadMs).toFixed(0)} ms, on a warm thread ${warmMs.toFixed(0)} ms; native ${of('overhead (1 frame)').native.toFixed(0)} ms (process start)`,
     );
-    console.log(`  -> wasm startupMs on Node: ${Math.round(median(threadMs) - warmMs)} (a new thread and instance)`);
+    console.log(`  -> wasm startupMs on Node: ${Math.round(Math.min(...threadMs) - warmMs)} (a new thread and instance)`);
 
     // ---------------------------------------------------------------------------------- suggested constants
     const suggest = (engine: 'native' | 'wasm') => {

@@ -16,7 +16,8 @@ export interface FFmpegCore {
     isDir(mode: number): boolean;
     isFile(mode: number): boolean;
     analyzePath(path: string): { exists: boolean };
-    writeFile(path: string, data: Uint8Array): void;
+    writeFile(path: string, data: Uint8Array, options?: { canOwn?: boolean }): void;
+    lookupPath(path: string): { node: { contents?: unknown; usedBytes?: number } | null };
     readFile(path: string): Uint8Array;
     unlink(path: string): void;
     rmdir(path: string): void;

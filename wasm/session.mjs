@@ -78,7 +78,9 @@ export function writeFiles(core, files) {
   for (const [path, bytes] of files) {
     const parent = path.split('/').slice(0, -1).join('/');
     if (parent) makeDirs(core, [parent]);
-    core.FS.writeFile(`${WORK_DIR}/${path}`, bytes);
+    // canOwn: the file system keeps these bytes as the file's contents instead of copying them, so an input is in
+    // memory once, not twice. The caller must not reuse them.
+    core.FS.writeFile(`${WORK_DIR}/${path}`, bytes, { canOwn: true });
   }
 }
 
@@ -98,8 +100,12 @@ export function listFiles(core) {
   return found;
 }
 
+/** A file's bytes; a view of the file system's own buffer where it can be had (no copy), valid until the file changes. */
 export function readFile(core, path) {
-  return core.FS.readFile(`${WORK_DIR}/${path}`);
+  const full = `${WORK_DIR}/${path}`;
+  const node = core.FS.lookupPath(full).node;
+  if (node?.contents instanceof Uint8Array && typeof node.usedBytes === 'number') return node.contents.subarray(0, node.usedBytes);
+  return core.FS.readFile(full);
 }
 
 /** Empties the work dir so that the next job starts clean and the memory of this one's files is released. */

@@ -28,8 +28,8 @@ import { checkInput } from './submit.js';
 
 export const estimateApi = router();
 
-/** Probing costs about what a probe job does. */
-estimateApi.use('/estimate', requireKey('jobs:read'), rateLimit(2), requireJson, jsonBodyLimit);
+// The scope and cost of POST /probe: an estimate fetches and probes the inputs as a probe job does.
+estimateApi.use('/estimate', requireKey('jobs:write'), rateLimit(2), requireJson, jsonBodyLimit);
 
 const PROBE_TIMEOUT_MS = 30_000;
 

@@ -79,6 +79,15 @@ export interface RouteRequest {
 /** When even the input size is unknown, jobs are compared as if they lasted this long. */
 const UNKNOWN_DURATION_S = 60;
 
+/**
+ * Another engine is taken over a capable native one only when it is expected to finish clearly sooner: by this
+ * share of native's time and at least MIN_GAIN_MS. Below that the model cannot tell them apart (tiny jobs: a
+ * process start against a thread start), and native has what the model does not count: no memory cap, a process
+ * per job, as many at once as the pool runs.
+ */
+export const MIN_GAIN_SHARE = 0.25;
+export const MIN_GAIN_MS = 250;
+
 const KINDS: readonly [keyof Requirements, CapabilityKind][] = [
   ['encoders', 'encoder'],
   ['decoders', 'decoder'],
@@ -118,7 +127,11 @@ export function routeJob(request: RouteRequest, engines: readonly EngineProfile[
   }
 
   const capable = candidates.filter((c) => c.capable).sort((a, b) => a.expectedMs - b.expectedMs || order(a) - order(b));
-  const best = capable[0];
+  const fastest = capable[0];
+  const native = capable.find((c) => c.engine === 'native');
+  const clearlyFaster = (c: Candidate, than: Candidate) =>
+    than.expectedMs - c.expectedMs >= Math.max(MIN_GAIN_MS, than.expectedMs * MIN_GAIN_SHARE);
+  const best = fastest && native && fastest !== native && !clearlyFaster(fastest, native) ? native : fastest;
   if (!best) {
     const missing = candidates.flatMap((c) => c.missing);
     const message =
@@ -131,10 +144,12 @@ export function routeJob(request: RouteRequest, engines: readonly EngineProfile[
   const reason =
     capable.length === 1
       ? `the only engine that can run this job (${others.map((c) => `${c.engine}: ${describe(c.missing)}`).join('; ') || 'no other engine here'})`
-      : `least expected time: ${seconds(best.expectedMs)} against ${capable
-          .slice(1)
-          .map((c) => `${c.engine} ${seconds(c.expectedMs)}`)
-          .join(', ')}`;
+      : best !== fastest
+        ? `preferred: ${fastest!.engine} is not clearly faster (${seconds(fastest!.expectedMs)} against ${seconds(best.expectedMs)})`
+        : `least expected time: ${seconds(best.expectedMs)} against ${capable
+            .slice(1)
+            .map((c) => `${c.engine} ${seconds(c.expectedMs)}`)
+            .join(', ')}`;
   return { ok: true, engine: best.engine, reason, expectedMs: best.expectedMs, candidates };
 }
 

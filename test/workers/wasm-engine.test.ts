@@ -52,15 +52,17 @@ describe('wasm engine in workerd', () => {
     });
     expect([...outputs.keys()]).toEqual(['output.webm']);
     expect(reports.at(-1)?.percentage).toBe(100);
+    const afterJob = engine.memoryBytes();
 
     const output = await engine.probe('output.webm', outputs.get('output.webm')!);
     expect(output.format).toContain('webm');
     expect(output.streams.map((s) => s.codec)).toEqual(['vp8', 'opus']);
     expect(output.duration_s).toBeCloseTo(1, 0);
 
-    // The instance's memory (linear memory + files) at its high-water mark, against a Worker's 128 MB.
-    console.log(`workerd wasm instance: ${(engine.memoryBytes() / MIB).toFixed(1)} MiB at the end of a 160x120 VP8 job`);
-    expect(engine.memoryBytes()).toBeLessThan(96 * MIB);
+    // The instance's memory (linear memory + files) at its high-water mark, against a Worker's 128 MB (which also
+    // holds the compiled code, about as large as the module, and the JS heap).
+    console.log(`workerd wasm instance: ${(afterJob / MIB).toFixed(1)} MiB after a 160x120 VP8 job`);
+    expect(afterJob).toBeLessThan(64 * MIB);
   });
 
   it('lists capabilities without what the core cannot run, and refuses what does not fit', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SPEED_MODELS, type JobProfile } from '../../../src/media/estimate.js';
-import { routeJob, type EngineProfile, type Requirements } from '../../../src/media/routing.js';
+import { NODE_STARTUP_MS, SPEED_MODELS, type JobProfile } from '../../../src/media/estimate.js';
+import { MIN_GAIN_MS, routeJob, type EngineProfile, type Requirements } from '../../../src/media/routing.js';
 
 const MIB = 1024 ** 2;
 
@@ -18,11 +18,12 @@ const NATIVE_CAPS: Requirements = {
   muxers: [...WASM_CAPS.muxers, 'mov'],
 };
 
+// As the Node platform describes its engines.
 const native: EngineProfile = {
   name: 'native',
   capabilities: NATIVE_CAPS,
   memoryLimitBytes: null,
-  startupMs: 30,
+  startupMs: NODE_STARTUP_MS.native,
   speed: SPEED_MODELS.native,
 };
 const wasm: EngineProfile = {
@@ -33,7 +34,7 @@ const wasm: EngineProfile = {
     { kind: 'encoder', name: 'libx265', reason: 'H.265 encoding never finishes in ffmpeg.wasm' },
   ],
   memoryLimitBytes: 1024 * MIB,
-  startupMs: 50,
+  startupMs: NODE_STARTUP_MS.wasm,
   speed: SPEED_MODELS.wasm,
 };
 /** Native ffmpeg as a Cloudflare Container: seconds to boot. */
@@ -73,7 +74,20 @@ describe('routing: the capable engine with the least expected completion time', 
   it('picks native for a long job too, and for a stream copy', () => {
     expect(routeJob({ requirements: h264, profile: profile({ durationS: 600, inputDurationS: 600, inputBytes: 100 * MIB }) }, [native, wasm])).toMatchObject({ engine: 'native' });
     const copy = { encoders: [], decoders: [], filters: [], muxers: ['matroska'] };
-    expect(routeJob({ requirements: copy, profile: profile({ streamCopy: true, encoders: [] }) }, [native, wasm])).toMatchObject({ engine: 'native' });
+    const remux = profile({ streamCopy: true, encoders: [], inputBytes: 50 * MIB, durationS: 300, inputDurationS: 300 });
+    expect(routeJob({ requirements: copy, profile: remux }, [native, wasm])).toMatchObject({ engine: 'native' });
+  });
+
+  it('keeps a tiny job on native when wasm is not clearly faster', () => {
+    const mp3 = { encoders: ['libmp3lame'], decoders: ['aac'], filters: [], muxers: ['mp3'] };
+    const tiny = profile({ encoders: ['libmp3lame'], frame: null, durationS: 1, inputDurationS: 1 });
+    const route = routeJob({ requirements: mp3, profile: tiny }, [native, wasm]);
+    expect(route).toMatchObject({ ok: true, engine: 'native' });
+    if (!route.ok) return;
+    const [n, w] = route.candidates;
+    // The model puts them within a few milliseconds of each other; that is no reason to leave native.
+    expect(Math.abs(n!.expectedMs - w!.expectedMs)).toBeLessThan(MIN_GAIN_MS);
+    expect(route.reason).toMatch(/^preferred: wasm is not clearly faster|^least expected time/);
   });
 
   it('runs on wasm what wasm can when there is no native ffmpeg', () => {
