@@ -77,10 +77,15 @@ export async function runJob(deps: RunnerDeps, job: Job, owner: string, shutdown
 
   let dir: string | null = null;
   const uploaded: string[] = [];
+  // The temp dir goes before the outcome is recorded, so nobody sees a finished job with its files still there.
+  const removeDir = async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  };
   try {
     dir = await mkdtemp(join(deps.tmpRoot, `job-${job.id}-`));
     const outcome = await execute(deps, job, dir, stop.signal, renew, uploaded);
     if (stop.signal.aborted) throw stop.signal.reason;
+    await removeDir();
     const done = await transitions.complete(db, job.id, owner, clock(), outcome);
     if (!done) {
       // Someone else finished first, or the job was cancelled: the first completion wins, ours is discarded.
@@ -89,6 +94,7 @@ export async function runJob(deps: RunnerDeps, job: Job, owner: string, shutdown
   } catch (caught) {
     const error = stop.signal.aborted ? stop.signal.reason : caught;
     await discard(deps.blobs, uploaded);
+    await removeDir().catch(() => undefined);
     if (error instanceof JobError && error.code === 'LEASE_LOST') {
       // The job is already cancelled or re-queued; there is nothing of ours to record.
     } else if (error instanceof JobError && error.code === 'SHUTDOWN') {
@@ -110,7 +116,7 @@ export async function runJob(deps: RunnerDeps, job: Job, owner: string, shutdown
     shutdown.removeEventListener('abort', stopOnShutdown);
     subscription.close();
     await watchCancel.catch(() => undefined);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await removeDir();
     await deps.coordinator.notify(job.id);
   }
 }
