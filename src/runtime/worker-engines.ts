@@ -28,10 +28,11 @@ export interface EngineBindings {
 }
 
 /**
- * What one wasm job may use: a Worker isolate has 128 MB, and the core's code and the Worker's own JavaScript take
- * part of it (routing counts the core's linear memory in its estimate, src/media/estimate.ts).
+ * What one wasm job may use: the wasm Worker's own cap (wasm/workerd.ts), which leaves room under a Worker isolate's
+ * 128 MB for the core's code and the Worker's JavaScript. Routing's estimate counts the core's linear memory, the
+ * files and the frames in flight (src/media/estimate.ts), so what it sends fits what the Worker accepts.
  */
-export const WORKERS_WASM_MEMORY_BYTES = 128 * 1024 ** 2;
+export const WORKERS_WASM_MEMORY_BYTES = 96 * 1024 ** 2;
 /** Instantiating the 32 MB module in a fresh isolate; a warm isolate starts at once. */
 export const WORKERS_WASM_STARTUP_MS = 1_500;
 /** A container cold start: the image is cached on the host, the worker listens within seconds. */

@@ -6,10 +6,14 @@
  * `queue` consumes the JOBS queue: each message is a job id, handed to the job's JobCoordinator, which claims and
  * runs it. A message is acknowledged once the coordinator has the job (or found it no longer queued); if the
  * coordinator could not be reached, the message is retried, so a job is never acknowledged without an owner.
+ *
+ * `scheduled` (a Cron Trigger) is the safety net: expired leases anywhere, and queued jobs whose message was lost
+ * (src/runtime/worker-sweeper.ts).
  */
 import { problems } from '../problems.js';
 import { consoleLogger } from '../platform.js';
 import { createWorkerApp, type JobMessage, type WorkerApp, type WorkerEnv } from './worker-platform.js';
+import { sweepJobs } from './worker-sweeper.js';
 
 export { JobCoordinator } from '../../durable-objects/job-coordinator.js';
 export { RateLimiter } from '../../durable-objects/rate-limiter.js';
@@ -59,5 +63,11 @@ export default {
         }
       }),
     );
+  },
+
+  async scheduled(_controller, env) {
+    const { platform } = workerFor(env);
+    const swept = await sweepJobs({ db: platform.db, queue: env.JOBS, coordinator: platform.coordinator, now: platform.clock() });
+    if (swept.requeued.length + swept.failed.length + swept.redispatched.length > 0) platform.log.info('jobs swept', swept);
   },
 } satisfies ExportedHandler<WorkerEnv, JobMessage>;

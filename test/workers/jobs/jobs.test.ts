@@ -7,13 +7,15 @@
  *   here is the real native worker (container/main.ts, real ffmpeg) that test/workers/native-worker.setup.ts started
  *   on 127.0.0.1 (durable-objects/host-container.ts stands in for the container runtime, since Docker cannot run).
  */
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { createScheduledController, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { uuidv7 } from 'uuidv7';
 import { describe, expect, it } from 'vitest';
 import type { CoordinatorState } from '../../../durable-objects/job-coordinator.js';
 import { createJob } from '../../../src/jobs/create.js';
 import * as transitions from '../../../src/jobs/transitions.js';
+import entry from '../../../src/runtime/worker.js';
+import type { WorkerEnv } from '../../../src/runtime/worker-platform.js';
 import { ConvertRequestSchema } from '../../../src/schemas/convert.js';
 import { api, coordinator, dataOf, db, eventually, media, nativeRunning, newKey, probeBytes } from './helpers.js';
 
@@ -197,6 +199,27 @@ describe('jobs on Workers', () => {
     const events = await c.events(jobId);
     expect(dataOf(events, 'status').map((d) => d.status)).toEqual(['queued', 'processing', 'queued', 'processing', 'completed']);
     expect(await c.get(jobId)).toMatchObject({ status: 'completed', attempts: 2 });
+  });
+
+  it('the cron sweep re-queues an expired lease and re-sends a job whose message was lost; both complete', async () => {
+    const { key, id: apiKeyId } = await newKey();
+    const c = api(key);
+    const input = await c.upload(media('small'), 'small.mp4');
+    const request = ConvertRequestSchema.parse({ input, output: LIGHT });
+    // Lost lease: claimed by an owner that vanished, and no coordinator watches it.
+    const lost = uuidv7();
+    await createJob(db, { id: lost, apiKeyId, kind: 'convert', request, priority: 0, engine: 'wasm', maxAttempts: 3, concurrentLimit: 5, now: Date.now() });
+    await transitions.claimById(db, lost, { owner: 'gone', ms: 1 }, Date.now());
+    // Lost message: queued eleven minutes ago and never dispatched.
+    const forgotten = uuidv7();
+    await createJob(db, { id: forgotten, apiKeyId, kind: 'convert', request, priority: 0, engine: 'wasm', maxAttempts: 3, concurrentLimit: 5, now: Date.now() - 11 * 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+
+    await entry.scheduled(createScheduledController({ cron: '*/5 * * * *', scheduledTime: Date.now() }), env as unknown as WorkerEnv);
+    await c.events(lost);
+    await c.events(forgotten);
+    expect(await c.get(lost)).toMatchObject({ status: 'completed', attempts: 2 });
+    expect(await c.get(forgotten)).toMatchObject({ status: 'completed', attempts: 1 });
   });
 
   it('runs a job once however often it is delivered', async () => {
