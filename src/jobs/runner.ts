@@ -133,7 +133,7 @@ async function execute(
   if (job.kind === 'probe') {
     const request = job.request as { input: string };
     await renew({ stage: 'fetching' });
-    await fetchInput(deps, request.input, join(dir, INPUT_FILE), limits, signal);
+    await fetchInput(deps, request.input, join(dir, INPUT_FILE), limits.inputBytes, limits.inputBytes, signal);
     await renew({ stage: 'probing' });
     const probe = await deps.engine.probe(INPUT_FILE, { cwd: dir, signal, timeoutMs: 60_000 });
     checkInputLimits(limits, probe);
@@ -144,7 +144,9 @@ async function execute(
   const request = job.request as unknown as ConvertRequest;
   const inputs = inputsOf(request);
   await renew({ stage: 'fetching' });
-  for (const input of inputs) await fetchInput(deps, input.uri, join(dir, input.file), limits, signal);
+  // The input size limit is for the job: all its inputs together.
+  let budget = limits.inputBytes;
+  for (const input of inputs) budget -= await fetchInput(deps, input.uri, join(dir, input.file), budget, limits.inputBytes, signal);
 
   await renew({ stage: 'probing' });
   const probes: ProbeResult[] = [];
@@ -197,6 +199,10 @@ async function execute(
   await renew({ stage: 'uploading' });
   const outputs: JobOutput[] = [];
   for (const output of plan.outputs) {
+    // ffmpeg may write fewer numbered frames than planned (a variable frame rate input); that is the input's doing.
+    if (!(await stat(join(dir, output.file)).catch(() => null))) {
+      throw new JobError('OUTPUT_MISSING', `ffmpeg did not produce ${output.name}.`, false, logTail);
+    }
     const key = outputKey(job.id, job.attempts, output.name);
     uploaded.push(key);
     const body = Readable.toWeb(createReadStream(join(dir, output.file))) as ReadableStream<Uint8Array>;
@@ -232,29 +238,31 @@ async function limitsOf(deps: RunnerDeps, job: Job): Promise<Limits> {
 }
 
 /** Streams an `upload:` into the temp dir with the input size limit; links a `local:` file (confined to its root). */
-async function fetchInput(deps: RunnerDeps, uri: string, target: string, limits: Limits, signal: AbortSignal): Promise<void> {
+/** Returns the bytes fetched; `budget` is what the job's inputs may still take, `limit` the job's whole limit. */
+async function fetchInput(deps: RunnerDeps, uri: string, target: string, budget: number, limit: number, signal: AbortSignal): Promise<number> {
   const location = parseInputUri(uri, deps.config.localRoot ? ['upload', 'local'] : ['upload']);
   if (location.kind === 'local') {
     const source = await resolveLocalPath(deps.config.localRoot!, location.path).catch(() => {
       throw new JobError('INPUT_NOT_FOUND', 'The local input cannot be read.', false);
     });
-    if ((await stat(source)).size > limits.inputBytes) throw inputTooLarge(limits.inputBytes);
+    const { size } = await stat(source);
+    if (size > budget) throw inputTooLarge(limit);
     await symlink(source, target);
-    return;
+    return size;
   }
   const blob = await deps.blobs.get(location.key);
   if (!blob) throw new JobError('INPUT_NOT_FOUND', 'The uploaded input no longer exists.', false);
-  const limit = limits.inputBytes;
   let seen = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       seen += chunk.length;
-      callback(seen > limit ? inputTooLarge(limit) : null, chunk);
+      callback(seen > budget ? inputTooLarge(limit) : null, chunk);
     },
   });
   await pipeline(Readable.fromWeb(blob.body as import('node:stream/web').ReadableStream), counter, createWriteStream(target, { flags: 'wx' }), {
     signal,
   });
+  return seen;
 }
 
 function checkInputLimits(limits: Limits, probe: ProbeResult): void {
@@ -268,7 +276,7 @@ function checkInputLimits(limits: Limits, probe: ProbeResult): void {
   }
 }
 
-const inputTooLarge = (limit: number) => new JobError('INPUT_TOO_LARGE', `The input exceeds the limit of ${limit} bytes.`, false);
+const inputTooLarge = (limit: number) => new JobError('INPUT_TOO_LARGE', `The inputs exceed the limit of ${limit} bytes.`, false);
 
 function toJobError(error: unknown): JobError {
   if (error instanceof JobError) return error;

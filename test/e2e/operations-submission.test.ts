@@ -184,3 +184,22 @@ describe('presets', () => {
     expect(thumbs.outputs.map((o) => o.name)).toEqual(['thumb-001.jpg', 'thumb-002.jpg']);
   });
 });
+
+describe('inputs of one job', () => {
+  it('the input size limit is for all of a job’s inputs together', async () => {
+    const size = (await readFile(join(server.dir, 'clip.mp4'))).length;
+    const small = await startTestServer({ FFEDGE_POOL_SIZE: '1', FFEDGE_INPUT_LIMIT: String(Math.floor(size * 1.5)) });
+    try {
+      const smallApi = client(small, await small.key());
+      const [a, b] = [await smallApi.upload(join(server.dir, 'clip.mp4')), await smallApi.upload(join(server.dir, 'clip.mp4'))];
+      const one = await smallApi.convert({ input: a, output: 'mkv' });
+      expect((await smallApi.waitFor(one.id, ['completed', 'failed'])).status).toBe('completed');
+      const both = await smallApi.convert({ input: a, output: 'mkv', operations: [{ type: 'concat', inputs: [b] }] });
+      const failed = await smallApi.waitFor(both.id, ['completed', 'failed']);
+      expect(failed.error).toEqual({ code: 'INPUT_TOO_LARGE', message: `The inputs exceed the limit of ${Math.floor(size * 1.5)} bytes.` });
+      expect(failed.attempts).toBe(1);
+    } finally {
+      await small.close();
+    }
+  });
+});
