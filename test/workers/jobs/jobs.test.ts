@@ -71,6 +71,23 @@ describe('jobs on Workers', () => {
     expect((await coordinator(job.id).inspect()).running).toBe(false);
   });
 
+  it('probes an upload on the wasm engine: POST /probe answers with the result', async () => {
+    const c = api((await newKey()).key);
+    const input = await c.upload(media('small'), 'small.mp4');
+    const res = await c.fetch('/api/v1/probe', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input }) });
+    expect([200, 202]).toContain(res.status);
+    const { id } = (await res.json()) as { id: string };
+    await c.events(id);
+    const job = await c.get(id);
+    expect(job).toMatchObject({ status: 'completed', outputs: [] });
+    const result = job.result as { duration_s: number; streams: { type: string; codec: string; width?: number }[] };
+    expect(result.duration_s).toBeCloseTo(2, 0);
+    expect(result.streams.map((s) => [s.type, s.codec])).toEqual([
+      ['video', 'h264'],
+      ['audio', 'aac'],
+    ]);
+  });
+
   it('sends a heavy job through the Transcoder binding to the native worker and completes it', async () => {
     const c = api((await newKey()).key);
     const input = await c.upload(media('small'), 'small.mp4');
