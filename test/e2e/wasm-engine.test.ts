@@ -6,6 +6,7 @@
 import { copyFile, mkdir, mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/config.js';
 import { EngineError, type ProbeResult, type RunSpec } from '../../src/engine/engine.js';
@@ -162,6 +163,15 @@ describe('wasm engine: light jobs', () => {
     const after = engine.threads().filter((t) => t.state === 'idle');
     expect(after.map((t) => t.id)).toEqual(before.map((t) => t.id));
     expect(after[0]!.runs).toBe(before[0]!.runs + 1);
+  });
+
+  it('audit #5: runs off the event loop, which stays responsive during an encode', async () => {
+    const histogram = monitorEventLoopDelay({ resolution: 10 });
+    histogram.enable();
+    await runPlan(planFor({ output: { format: 'webm', video: { codec: 'vp8' } } }));
+    histogram.disable();
+    // A blocked loop would show the whole encode (seconds); a loaded 2-core machine stays far below this bound.
+    expect(histogram.max / 1e6).toBeLessThan(500);
   });
 
   it('fails a job ffmpeg refuses with a log tail that names no server path', async () => {
