@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const text = (file: string) => readFile(new URL(`../../../${file}`, import.meta.url), 'utf8');
@@ -16,6 +18,29 @@ describe('supply chain (Deno)', () => {
       const [, name, version] = match!;
       expect(version, name).toBe(lock.packages[`node_modules/${name}`]?.version);
     }
+  });
+
+  it('deno/deno.json maps every package the server code imports (a new import would fail only at run time on Deno)', async () => {
+    const { imports } = JSON.parse(await text('deno/deno.json')) as { imports: Record<string, string> };
+    const covered = (specifier: string) =>
+      specifier in imports || Object.keys(imports).some((key) => key.endsWith('/') && specifier.startsWith(key));
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const files = [
+      ...(await readdir(join(root, 'src'), { recursive: true })).map((f) => join('src', f)),
+      ...(await readdir(join(root, 'wasm'), { recursive: true })).map((f) => join('wasm', f)),
+    ].filter((f) => /\.(ts|mjs)$/.test(f) && !f.endsWith('.d.ts'));
+    const missing = new Set<string>();
+    for (const file of files) {
+      const source = await readFile(join(root, file), 'utf8');
+      for (const match of source.matchAll(/(?:^|\n)\s*(?:import|export)[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+        const specifier = match[1] ?? match[2]!;
+        if (/^(\.|node:|cloudflare:)/.test(specifier)) continue;
+        // Node's HTTP server: the Deno entry serves with Deno.serve instead.
+        if (specifier === '@hono/node-server') continue;
+        if (!covered(specifier)) missing.add(`${specifier} (${file})`);
+      }
+    }
+    expect([...missing]).toEqual([]);
   });
 
   it('deno/deno.lock is committed with integrity hashes and CI installs it frozen, before the tests', async () => {
