@@ -63,6 +63,11 @@ export interface FleetOptions {
   log: Logger;
   /** Runs one claimed job with the given engine (the runner, as the pool uses it). */
   run: (job: Job, owner: string, shutdown: AbortSignal, engine: Engine) => Promise<void>;
+  /**
+   * Take jobs routed to any engine, not only native ones: for a server that runs nothing itself (FFEDGE_POOL_SIZE=0),
+   * where a job routed to wasm would otherwise wait forever. A worker's native ffmpeg runs whatever wasm can.
+   */
+  anyEngine?: boolean;
   /** Probes inputs on this host when it can (saves sending the input twice); the worker probes otherwise. */
   probeWith?: Engine;
   healthIntervalMs?: number;
@@ -197,13 +202,14 @@ export function createFleet(options: FleetOptions): Fleet {
     return best;
   }
 
-  /** The next queued job for native ffmpeg (not one routed to wasm), claimed with the CAS of transitions.ts. */
+  /** The next queued job for native ffmpeg (unless anyEngine), claimed with the CAS of transitions.ts. */
   async function claimNext(): Promise<Job | null> {
+    const queued = eq(jobs.status, 'queued');
     for (let tries = 0; tries < 3; tries += 1) {
       const candidates = await db
         .select({ id: jobs.id })
         .from(jobs)
-        .where(and(eq(jobs.status, 'queued'), or(isNull(jobs.engine), eq(jobs.engine, 'native'))))
+        .where(options.anyEngine ? queued : and(queued, or(isNull(jobs.engine), eq(jobs.engine, 'native'))))
         .orderBy(desc(jobs.priority), asc(jobs.createdAt))
         .limit(4);
       if (candidates.length === 0) return null;

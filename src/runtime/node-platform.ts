@@ -91,6 +91,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     clock,
     log,
     probeWith: engine,
+    anyEngine: config.poolSize === 0,
     run: (job, leaseOwner, shutdown, remote) =>
       runJob({ db, blobs, engine: remote, coordinator, config, clock, log, tmpRoot }, job, leaseOwner, shutdown),
   });

@@ -123,6 +123,27 @@ describe('fleet dispatch', () => {
     await expect.poll(() => fleet!.running()).toBe(0);
   });
 
+  it('takes jobs routed to wasm too when told to (a server that runs nothing itself)', async () => {
+    const started: Job[] = [];
+    fleet = createFleet({
+      workers: [{ url: A, slots: 2 }],
+      token: 'x'.repeat(16),
+      db: store.db,
+      owner: 'fleet-test',
+      leaseMs: 60_000,
+      pollMs: 20,
+      healthIntervalMs: 20,
+      clock: Date.now,
+      log: quiet,
+      fetch: fakeWorkers({ [A]: true }),
+      anyEngine: true,
+      run: async (job) => void started.push(job),
+    });
+    const wasm = await queue('wasm');
+    fleet.start();
+    await expect.poll(() => started.map((j) => j.id)).toEqual([wasm.id]);
+  });
+
   it('a worker that loses a run or fails its health check is left out for the cool-down, then back after a passing check', async () => {
     let now = 1_000_000;
     const up: Record<string, boolean> = { [A]: true };
