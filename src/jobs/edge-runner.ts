@@ -222,7 +222,10 @@ async function execute(
       plan = planOrFail(request, probes, limits, measurements);
       if (plan.passes.length !== passCount) throw new Error('a plan changed its passes after measuring');
     }
-    if (last && wanted.size > 0) throw new JobFailure('FFMPEG_FAILED', 'ffmpeg did not produce every expected output.', false, logTail);
+    if (last && wanted.size > 0) {
+      const missing = [...wanted.values()][0]!;
+      throw new JobFailure('OUTPUT_MISSING', `ffmpeg did not produce ${missing.name}.`, false, logTail);
+    }
   }
 
   await renew({ stage: 'uploading' });
