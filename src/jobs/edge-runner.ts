@@ -36,6 +36,8 @@ export interface EdgeEngine extends StreamEndpoint {
    * while ffmpeg runs (the wasm Worker runs it synchronously), bounded instead by the job's time limit.
    */
   silenceMs: number | null;
+  /** Called once the attempt is over, when the engine holds something for this job alone (its container). */
+  release?(): Promise<void>;
 }
 
 export interface EdgeRunnerDeps {
@@ -93,8 +95,14 @@ export function runEdgeJob(deps: EdgeRunnerDeps, job: Job, owner: string): EdgeR
 
   const done = (async (): Promise<EdgeOutcome> => {
     const uploaded: string[] = [];
+    const engines = new Set<EdgeEngine>();
+    const connectOnce = (name: EngineName) => {
+      const engine = connect(deps, job, name);
+      engines.add(engine);
+      return engine;
+    };
     try {
-      const outcome = await execute(deps, job, stop.signal, renew, uploaded);
+      const outcome = await execute(deps, job, stop.signal, renew, uploaded, connectOnce);
       if (stop.signal.aborted) throw stop.signal.reason;
       const completed = await transitions.complete(db, job.id, owner, clock(), outcome);
       if (!completed) {
@@ -123,6 +131,12 @@ export function runEdgeJob(deps: EdgeRunnerDeps, job: Job, owner: string): EdgeR
       clearInterval(heartbeat);
       if (!stop.signal.aborted) stop.abort(new JobFailure('DONE', 'done', false));
       deps.changed();
+      // A container per attempt: stop it now rather than when it has slept, so it does not hold an instance.
+      await Promise.all(
+        [...engines].map((engine) =>
+          engine.release?.().catch((error: unknown) => deps.log.warn('engine release failed', { job_id: job.id, error: String(error) })),
+        ),
+      );
     }
   })().catch((error: unknown): EdgeOutcome => {
     // Only the database can fail here (the fail transition itself): the lease then expires and the alarm re-queues.
@@ -141,6 +155,7 @@ async function execute(
   signal: AbortSignal,
   renew: (progress?: Partial<Progress>) => Promise<void>,
   uploaded: string[],
+  connect: (name: EngineName) => EdgeEngine,
 ): Promise<Outcome> {
   const limits = await limitsOf(deps, job);
   const request = job.request as unknown as ConvertRequest;
@@ -159,7 +174,7 @@ async function execute(
   // The probe runs where the job was routed; a job routed only now (its plan needed the probe) is probed where
   // its inputs fit.
   const profiles = await deps.profiles();
-  const probeEngine = connect(deps, job, (job.engine as EngineName | null) ?? probeEngineFor(profiles, inputBytes));
+  const probeEngine = connect((job.engine as EngineName | null) ?? probeEngineFor(profiles, inputBytes));
   await renew({ stage: 'probing' });
   const probes: ProbeResult[] = [];
   for (const source of sources) {
@@ -170,7 +185,8 @@ async function execute(
   if (job.kind === 'probe') return { outputs: [], result: { ...probes[0]! } };
 
   let plan = planOrFail(request, probes, limits, {});
-  const engine = job.engine ? probeEngine : connect(deps, job, routeNow(plan, probes[0]!, request, inputBytes, profiles));
+  const routed = job.engine ? null : routeNow(plan, probes[0]!, request, inputBytes, profiles);
+  const engine = routed === null || routed === probeEngine.name ? probeEngine : connect(routed);
   const passCount = plan.passes.length;
   const deadline = deps.clock() + deps.config.jobTimeoutMs;
   await renew({ stage: 'processing', percentage: plan.passes.every((pass) => pass.expectedDurationS) ? 0 : null });

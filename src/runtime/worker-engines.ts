@@ -129,7 +129,14 @@ export function createWorkerEngines(env: EngineBindings, log: Logger): WorkerEng
       if (!namespace) return null;
       // A container per attempt: a retry never lands on the container that failed it.
       const stub = namespace.get(namespace.idFromName(`${job.id}/${job.attempts}`));
-      return { name, token, silenceMs: TRANSCODER_SILENCE_MS, fetch: (request) => stub.fetch(request) };
+      return {
+        name,
+        token,
+        silenceMs: TRANSCODER_SILENCE_MS,
+        fetch: (request) => stub.fetch(request),
+        // The worker has no run left: SIGTERM ends it at once, and the instance is free for the next job.
+        release: () => stub.stop('SIGTERM'),
+      };
     },
   };
 }

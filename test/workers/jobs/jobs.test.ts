@@ -105,6 +105,10 @@ describe('jobs on Workers', () => {
     expect(probe.streams.map((s) => s.codec)).toEqual(['vp9', 'opus']);
     expect(probe.duration_s).toBeCloseTo(2, 0);
     expect(await nativeRunning()).toBe(0);
+    // The attempt's container was stopped when the job ended, not left to sleep on an instance.
+    const transcoders = env.TRANSCODER!;
+    const transcoder = transcoders.get(transcoders.idFromName(`${job.id}/1`));
+    await eventually(async () => (await transcoder.getState()).status === 'stopped', 10_000);
   });
 
   it('shows live progress from the container, and a cancel stops its ffmpeg at once and keeps nothing', async () => {
