@@ -1,7 +1,7 @@
 /**
  * Transcoder: the Container class (`@cloudflare/containers`) that runs the native worker (container/, built by
  * container/Dockerfile) for heavy jobs. One instance per job attempt (idFromName(`${jobId}/${attempt}`)): a job
- * gets a container of its own, which sleeps after `sleepAfter` of inactivity.
+ * gets a container of its own, which the JobCoordinator stops when the attempt ends (`sleepAfter` is the backstop).
  *
  * The JobCoordinator talks to it with plain `fetch` through this object (the Container class starts the container,
  * waits for its port and proxies the request): the native worker's protocol, inputs in the request body, NDJSON
@@ -9,8 +9,8 @@
  * FFEDGE_WORKER_TOKEN, which the Durable Object sends with each request. Aborting the request closes the
  * connection to the container, which kills ffmpeg.
  *
- * `capabilities()` asks the container what its ffmpeg can do, once; the answer is kept in this object's storage so
- * that routing does not start a container to learn it again.
+ * `capabilities()` asks a container what its ffmpeg can do, once a day at most; the answer is kept in this object's
+ * storage so that routing does not start a container to learn it again, and that container is stopped at once.
  *
  * Where there is no container runtime (tests in workerd, `wrangler dev` without Docker) and
  * FFEDGE_TRANSCODER_LOCAL_URL names a native worker on this machine, that worker stands in for the container
@@ -118,6 +118,8 @@ export class Transcoder extends Container<TranscoderEnv> {
     const value = (await response.json()) as EngineCapabilities;
     if (!Array.isArray(value.encoders) || !Array.isArray(value.filters)) throw new Error('transcoder capabilities: unexpected answer');
     kv.put(CAPABILITIES, { at: Date.now(), value });
+    // Started only to answer this: free the instance for jobs.
+    await this.stop('SIGTERM');
     return value;
   }
 }
