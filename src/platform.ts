@@ -76,7 +76,7 @@ export interface Platform {
   engines(): Promise<EngineCapabilities[]>;
   /**
    * The engines routing chooses among (capabilities, memory limit, start-up cost, speed model). Absent where this
-   * deployment does not run jobs on its own engines yet (Workers): the engine is then left to be chosen later.
+   * deployment runs no engine of its own: the engine is then left to be chosen when the job runs.
    */
   routing?(): Promise<EngineProfile[]>;
   /** Probes a job input (a URI accepted at submission) for estimates; absent where nothing can probe in a request. */

@@ -1,7 +1,7 @@
 /**
  * Why a job attempt failed, in words a client may read (audit #9), and whether another attempt could succeed.
- * runner.ts (Node, Deno) has the same mapping for its engines; this module has no node: import so that the
- * Durable Object that runs jobs on Workers (src/jobs/edge-runner.ts) can use it.
+ * Shared by runner.ts (Node, Deno) and edge-runner.ts (the Durable Object that runs jobs on Workers), so it has no
+ * node: import.
  */
 import { EngineError } from '../engine/engine.js';
 

@@ -21,6 +21,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { outputKey } from '../storage/keys.js';
 import { resolveLocalPath } from '../storage/local-path.js';
 import { parseInputUri } from '../storage/uri.js';
+import { JobFailure, toJobFailure } from './failures.js';
 import * as transitions from './transitions.js';
 
 export interface RunnerDeps {
@@ -35,18 +36,6 @@ export interface RunnerDeps {
   tmpRoot: string;
 }
 
-/** A failure with a code and a client-safe message; `retryable` says whether another attempt could succeed. */
-export class JobError extends Error {
-  constructor(
-    readonly code: string,
-    readonly safeMessage: string,
-    readonly retryable: boolean,
-    readonly logTail = '',
-  ) {
-    super(safeMessage);
-    this.name = 'JobError';
-  }
-}
 
 const PROGRESS_WRITE_MS = 500;
 
@@ -54,8 +43,8 @@ export async function runJob(deps: RunnerDeps, job: Job, owner: string, shutdown
   const { db, config, clock } = deps;
   const lease = { owner, ms: config.leaseMs };
   const stop = new AbortController();
-  const lost = () => stop.abort(new JobError('LEASE_LOST', 'The job was cancelled or taken over.', false));
-  const stopOnShutdown = () => stop.abort(new JobError('SHUTDOWN', 'The server is shutting down.', true));
+  const lost = () => stop.abort(new JobFailure('LEASE_LOST', 'The job was cancelled or taken over.', false));
+  const stopOnShutdown = () => stop.abort(new JobFailure('SHUTDOWN', 'The server is shutting down.', true));
   shutdown.addEventListener('abort', stopOnShutdown, { once: true });
 
   // A cancel is seen at once through the coordinator, and within a lease renewal at the latest.
@@ -95,13 +84,13 @@ export async function runJob(deps: RunnerDeps, job: Job, owner: string, shutdown
     const error = stop.signal.aborted ? stop.signal.reason : caught;
     await discard(deps.blobs, uploaded);
     await removeDir().catch(() => undefined);
-    if (error instanceof JobError && error.code === 'LEASE_LOST') {
+    if (error instanceof JobFailure && error.code === 'LEASE_LOST') {
       // The job is already cancelled or re-queued; there is nothing of ours to record.
-    } else if (error instanceof JobError && error.code === 'SHUTDOWN') {
+    } else if (error instanceof JobFailure && error.code === 'SHUTDOWN') {
       await transitions.release(db, job.id, owner, clock());
     } else {
-      const failure = toJobError(error);
-      if (!(error instanceof JobError) && !(error instanceof EngineError)) {
+      const failure = toJobFailure(error);
+      if (!(error instanceof JobFailure) && !(error instanceof EngineError)) {
         deps.log.error('job failed unexpectedly', { job_id: job.id, error: error instanceof Error ? error.stack : String(error) });
       }
       await transitions.fail(db, job.id, owner, clock(), {
@@ -112,7 +101,7 @@ export async function runJob(deps: RunnerDeps, job: Job, owner: string, shutdown
       });
     }
   } finally {
-    stop.abort(stop.signal.reason ?? new JobError('DONE', 'done', false));
+    stop.abort(stop.signal.reason ?? new JobFailure('DONE', 'done', false));
     shutdown.removeEventListener('abort', stopOnShutdown);
     subscription.close();
     await watchCancel.catch(() => undefined);
@@ -201,7 +190,7 @@ async function execute(
   for (const output of plan.outputs) {
     // ffmpeg may write fewer numbered frames than planned (a variable frame rate input); that is the input's doing.
     if (!(await stat(join(dir, output.file)).catch(() => null))) {
-      throw new JobError('OUTPUT_MISSING', `ffmpeg did not produce ${output.name}.`, false, logTail);
+      throw new JobFailure('OUTPUT_MISSING', `ffmpeg did not produce ${output.name}.`, false, logTail);
     }
     const key = outputKey(job.id, job.attempts, output.name);
     uploaded.push(key);
@@ -219,7 +208,7 @@ function planOrFail(request: ConvertRequest, probes: ProbeResult[], limits: Limi
   const plan = planConvert(request, probes, limits, measurements);
   if (isPlanProblems(plan)) {
     const first = plan[0];
-    throw new JobError(first?.code ?? 'INVALID_REQUEST', first?.message ?? 'The request cannot be applied to this input.', false);
+    throw new JobFailure(first?.code ?? 'INVALID_REQUEST', first?.message ?? 'The request cannot be applied to this input.', false);
   }
   return plan;
 }
@@ -243,7 +232,7 @@ async function fetchInput(deps: RunnerDeps, uri: string, target: string, budget:
   const location = parseInputUri(uri, deps.config.localRoot ? ['upload', 'local'] : ['upload']);
   if (location.kind === 'local') {
     const source = await resolveLocalPath(deps.config.localRoot!, location.path).catch(() => {
-      throw new JobError('INPUT_NOT_FOUND', 'The local input cannot be read.', false);
+      throw new JobFailure('INPUT_NOT_FOUND', 'The local input cannot be read.', false);
     });
     const { size } = await stat(source);
     if (size > budget) throw inputTooLarge(limit);
@@ -251,7 +240,7 @@ async function fetchInput(deps: RunnerDeps, uri: string, target: string, budget:
     return size;
   }
   const blob = await deps.blobs.get(location.key);
-  if (!blob) throw new JobError('INPUT_NOT_FOUND', 'The uploaded input no longer exists.', false);
+  if (!blob) throw new JobFailure('INPUT_NOT_FOUND', 'The uploaded input no longer exists.', false);
   let seen = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -267,33 +256,17 @@ async function fetchInput(deps: RunnerDeps, uri: string, target: string, budget:
 
 function checkInputLimits(limits: Limits, probe: ProbeResult): void {
   if (probe.duration_s !== null && probe.duration_s > limits.inputDurationS) {
-    throw new JobError('LIMIT_EXCEEDED', `The input is longer than the limit of ${limits.inputDurationS} s.`, false);
+    throw new JobFailure('LIMIT_EXCEEDED', `The input is longer than the limit of ${limits.inputDurationS} s.`, false);
   }
   for (const stream of probe.streams) {
     if (stream.type === 'video' && stream.width && stream.height && stream.width * stream.height > limits.outputPixels) {
-      throw new JobError('LIMIT_EXCEEDED', `The input frame is larger than the limit of ${limits.outputPixels} pixels.`, false);
+      throw new JobFailure('LIMIT_EXCEEDED', `The input frame is larger than the limit of ${limits.outputPixels} pixels.`, false);
     }
   }
 }
 
-const inputTooLarge = (limit: number) => new JobError('INPUT_TOO_LARGE', `The inputs exceed the limit of ${limit} bytes.`, false);
+const inputTooLarge = (limit: number) => new JobFailure('INPUT_TOO_LARGE', `The inputs exceed the limit of ${limit} bytes.`, false);
 
-function toJobError(error: unknown): JobError {
-  if (error instanceof JobError) return error;
-  if (error instanceof EngineError) {
-    switch (error.code) {
-      case 'TIMEOUT':
-        return new JobError('TIMEOUT', 'The job took longer than its time limit.', false, error.logTail);
-      case 'PROBE_FAILED':
-        return new JobError('INVALID_INPUT', 'The input is not a media file ffmpeg can read.', false, error.logTail);
-      case 'ENGINE_UNAVAILABLE':
-        return new JobError('ENGINE_UNAVAILABLE', 'No engine could run the job.', true, error.logTail);
-      default:
-        return new JobError('FFMPEG_FAILED', error.safeMessage, false, error.logTail);
-    }
-  }
-  return new JobError('INTERNAL', 'The job failed because of an internal error.', true);
-}
 
 async function discard(blobs: BlobStore, keys: string[]): Promise<void> {
   await Promise.all(keys.map((key) => blobs.delete(key).catch(() => undefined)));
