@@ -11,14 +11,13 @@
  * which makes the engine kill ffmpeg. `check()` renews right away: the coordinator calls it when it is told the job
  * changed, so a cancel reaches the engine without waiting for the timer.
  */
-import { eq } from 'drizzle-orm';
-import { limitsForTier, type Config, type Limits } from '../config.js';
+import type { Config, Limits } from '../config.js';
 import type { Db } from '../db/client.js';
-import { apiKeys, type Job, type JobOutput } from '../db/schema.js';
+import type { Job, JobOutput } from '../db/schema.js';
 import type { ProbeResult } from '../engine/engine.js';
 import { probeRemote, runRemote, type StreamEndpoint, type StreamInput } from '../engine/remote-stream.js';
 import { profileOf, type EngineName } from '../media/estimate.js';
-import { INPUT_FILE, inputsOf, isPlanProblems, measurementsFrom, planConvert, type ConvertPlan, type Measurements } from '../media/plan.js';
+import { INPUT_FILE, inputsOf, measurementsFrom, type ConvertPlan, type Measurements } from '../media/plan.js';
 import type { Progress } from '../media/progress-types.js';
 import { routeJob, type EngineProfile } from '../media/routing.js';
 import type { Logger } from '../platform.js';
@@ -27,6 +26,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { outputKey } from '../storage/keys.js';
 import { parseInputUri } from '../storage/uri.js';
 import { JobFailure, toJobFailure } from './failures.js';
+import { checkInputLimits, discard, inputTooLarge, limitsOf, planOrFail, weighted } from './attempt.js';
 import * as transitions from './transitions.js';
 
 export interface EdgeEngine extends StreamEndpoint {
@@ -316,40 +316,3 @@ async function openInput(blobs: BlobStore, uri: string, file: string, limits: Li
   };
 }
 
-function planOrFail(request: ConvertRequest, probes: ProbeResult[], limits: Limits, measurements: Measurements): ConvertPlan {
-  const plan = planConvert(request, probes, limits, measurements);
-  if (isPlanProblems(plan)) {
-    const first = plan[0];
-    throw new JobFailure(first?.code ?? 'INVALID_REQUEST', first?.message ?? 'The request cannot be applied to this input.', false);
-  }
-  return plan;
-}
-
-/** A pass's progress as a share of the whole job: the passes before it count in full. */
-function weighted(progress: Progress, finished: number, weight: number): Progress {
-  const base = finished * 100;
-  const percentage = progress.percentage === null ? (base > 0 ? base : null) : base + weight * progress.percentage;
-  return { ...progress, percentage: percentage === null ? null : Math.min(100, Math.round(percentage * 100) / 100) };
-}
-
-async function limitsOf(deps: EdgeRunnerDeps, job: Job): Promise<Limits> {
-  const key = await deps.db.select({ tier: apiKeys.tier }).from(apiKeys).where(eq(apiKeys.id, job.apiKeyId)).get();
-  return limitsForTier(deps.config, key?.tier);
-}
-
-function checkInputLimits(limits: Limits, probe: ProbeResult): void {
-  if (probe.duration_s !== null && probe.duration_s > limits.inputDurationS) {
-    throw new JobFailure('LIMIT_EXCEEDED', `The input is longer than the limit of ${limits.inputDurationS} s.`, false);
-  }
-  for (const stream of probe.streams) {
-    if (stream.type === 'video' && stream.width && stream.height && stream.width * stream.height > limits.outputPixels) {
-      throw new JobFailure('LIMIT_EXCEEDED', `The input frame is larger than the limit of ${limits.outputPixels} pixels.`, false);
-    }
-  }
-}
-
-const inputTooLarge = (limit: number) => new JobFailure('INPUT_TOO_LARGE', `The input exceeds the limit of ${limit} bytes.`, false);
-
-async function discard(blobs: BlobStore, keys: string[]): Promise<void> {
-  await Promise.all(keys.map((key) => blobs.delete(key).catch(() => undefined)));
-}

@@ -8,12 +8,11 @@ import { mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { eq } from 'drizzle-orm';
-import { limitsForTier, type Config, type Limits } from '../config.js';
+import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import { apiKeys, type Job, type JobOutput } from '../db/schema.js';
+import type { Job, JobOutput } from '../db/schema.js';
 import { EngineError, type Engine, type ProbeResult } from '../engine/engine.js';
-import { INPUT_FILE, inputsOf, isPlanProblems, measurementsFrom, planConvert, type ConvertPlan, type Measurements } from '../media/plan.js';
+import { INPUT_FILE, inputsOf, measurementsFrom, type Measurements } from '../media/plan.js';
 import type { Progress } from '../media/progress-types.js';
 import type { Coordinator, Logger } from '../platform.js';
 import type { ConvertRequest } from '../schemas/convert.js';
@@ -22,6 +21,7 @@ import { outputKey } from '../storage/keys.js';
 import { resolveLocalPath } from '../storage/local-path.js';
 import { parseInputUri } from '../storage/uri.js';
 import { JobFailure, toJobFailure } from './failures.js';
+import { checkInputLimits, discard, inputTooLarge, limitsOf, planOrFail, weighted } from './attempt.js';
 import * as transitions from './transitions.js';
 
 export interface RunnerDeps {
@@ -35,7 +35,6 @@ export interface RunnerDeps {
   /** Parent of the per-job temp dirs. */
   tmpRoot: string;
 }
-
 
 const PROGRESS_WRITE_MS = 500;
 
@@ -204,28 +203,6 @@ async function execute(
   return { outputs, result, logTail };
 }
 
-function planOrFail(request: ConvertRequest, probes: ProbeResult[], limits: Limits, measurements: Measurements): ConvertPlan {
-  const plan = planConvert(request, probes, limits, measurements);
-  if (isPlanProblems(plan)) {
-    const first = plan[0];
-    throw new JobFailure(first?.code ?? 'INVALID_REQUEST', first?.message ?? 'The request cannot be applied to this input.', false);
-  }
-  return plan;
-}
-
-/** A pass's progress as a share of the whole job: the passes before it count in full. */
-function weighted(progress: Progress, finished: number, weight: number): Progress {
-  const base = finished * 100;
-  const percentage = progress.percentage === null ? (base > 0 ? base : null) : base + weight * progress.percentage;
-  return { ...progress, percentage: percentage === null ? null : Math.min(100, Math.round(percentage * 100) / 100) };
-}
-
-/** The limits of the tier of the key that owns the job. */
-async function limitsOf(deps: RunnerDeps, job: Job): Promise<Limits> {
-  const key = await deps.db.select({ tier: apiKeys.tier }).from(apiKeys).where(eq(apiKeys.id, job.apiKeyId)).get();
-  return limitsForTier(deps.config, key?.tier);
-}
-
 /** Streams an `upload:` into the temp dir with the input size limit; links a `local:` file (confined to its root). */
 /** Returns the bytes fetched; `budget` is what the job's inputs may still take, `limit` the job's whole limit. */
 async function fetchInput(deps: RunnerDeps, uri: string, target: string, budget: number, limit: number, signal: AbortSignal): Promise<number> {
@@ -254,20 +231,3 @@ async function fetchInput(deps: RunnerDeps, uri: string, target: string, budget:
   return seen;
 }
 
-function checkInputLimits(limits: Limits, probe: ProbeResult): void {
-  if (probe.duration_s !== null && probe.duration_s > limits.inputDurationS) {
-    throw new JobFailure('LIMIT_EXCEEDED', `The input is longer than the limit of ${limits.inputDurationS} s.`, false);
-  }
-  for (const stream of probe.streams) {
-    if (stream.type === 'video' && stream.width && stream.height && stream.width * stream.height > limits.outputPixels) {
-      throw new JobFailure('LIMIT_EXCEEDED', `The input frame is larger than the limit of ${limits.outputPixels} pixels.`, false);
-    }
-  }
-}
-
-const inputTooLarge = (limit: number) => new JobFailure('INPUT_TOO_LARGE', `The inputs exceed the limit of ${limit} bytes.`, false);
-
-
-async function discard(blobs: BlobStore, keys: string[]): Promise<void> {
-  await Promise.all(keys.map((key) => blobs.delete(key).catch(() => undefined)));
-}
