@@ -16,6 +16,7 @@ import { EngineError, type Engine, type EngineCapabilities } from '../engine/eng
 import { createRemoteEngine } from '../engine/remote.js';
 import { PROTOCOL_VERSION } from '../engine/remote-protocol.js';
 import type { Dispatch, Logger, ReadinessCheck } from '../platform.js';
+import { serialPump } from './pump.js';
 import * as transitions from './transitions.js';
 
 export interface FleetWorker {
@@ -242,22 +243,7 @@ export function createFleet(options: FleetOptions): Fleet {
     }
   }
 
-  let pumping: Promise<void> | null = null;
-  let again = false;
-  function pump(): Promise<void> {
-    if (pumping) {
-      again = true;
-      return pumping;
-    }
-    pumping = (async () => {
-      do {
-        again = false;
-        await fill().catch((error) => log.error('fleet claim failed', { error: String(error) }));
-      } while (again && accepting);
-      pumping = null;
-    })();
-    return pumping;
-  }
+  const pump = serialPump(fill, () => accepting, (error) => log.error('fleet claim failed', { error: String(error) }));
 
   return {
     async queued() {
@@ -273,7 +259,7 @@ export function createFleet(options: FleetOptions): Fleet {
       accepting = false;
       clearInterval(pollTimer);
       clearInterval(healthTimer);
-      await pumping;
+      await pump.settled();
       const all = Promise.allSettled([...running.values()]);
       const graceOver = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref?.());
       if ((await Promise.race([all, graceOver])) === 'timeout') {

@@ -5,6 +5,7 @@
 import type { Db } from '../db/client.js';
 import type { Job } from '../db/schema.js';
 import type { Dispatch, Logger } from '../platform.js';
+import { serialPump } from './pump.js';
 import * as transitions from './transitions.js';
 
 export interface PoolOptions {
@@ -32,7 +33,6 @@ export function createPool(options: PoolOptions): Pool {
   const running = new Map<string, Promise<void>>();
   const shutdown = new AbortController();
   let accepting = false;
-  let pumping: Promise<void> | null = null;
   let timer: ReturnType<typeof setInterval> | undefined;
 
   async function fill(): Promise<void> {
@@ -50,22 +50,7 @@ export function createPool(options: PoolOptions): Pool {
     }
   }
 
-  // One fill at a time; a request to pump during a fill runs another fill after it.
-  let again = false;
-  function pump(): Promise<void> {
-    if (pumping) {
-      again = true;
-      return pumping;
-    }
-    pumping = (async () => {
-      do {
-        again = false;
-        await fill().catch((error) => log.error('claim failed', { error: String(error) }));
-      } while (again && accepting);
-      pumping = null;
-    })();
-    return pumping;
-  }
+  const pump = serialPump(fill, () => accepting, (error) => log.error('claim failed', { error: String(error) }));
 
   async function sweep(): Promise<void> {
     const changed = await transitions.sweep(db, clock());
@@ -91,7 +76,7 @@ export function createPool(options: PoolOptions): Pool {
     async stop(graceMs) {
       accepting = false;
       clearInterval(timer);
-      await pumping;
+      await pump.settled();
       const all = Promise.allSettled([...running.values()]);
       const graceOver = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref?.());
       if ((await Promise.race([all, graceOver])) === 'timeout') {
