@@ -1,3 +1,4 @@
+import { cachedUntilFailure } from './cached.js';
 import { spawn } from 'node:child_process';
 import { homedir, tmpdir } from 'node:os';
 import { isIndirectInputFormat } from '../media/formats.js';
@@ -65,7 +66,6 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
   const ffmpeg = options.ffmpegPath || env.FFMPEG_PATH || 'ffmpeg';
   const ffprobe = options.ffprobePath || env.FFPROBE_PATH || 'ffprobe';
   const log = options.log ?? SILENT;
-  let capabilities: Promise<EngineCapabilities> | null = null;
 
   async function run(spec: RunSpec): Promise<RunResult> {
     const parser = new ProgressParser(spec.expectedDurationS);
@@ -161,20 +161,13 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
     };
   }
 
+  const capabilities = cachedUntilFailure(loadCapabilities);
+
   return {
     name: 'native',
     run,
     probe,
-    capabilities() {
-      if (!capabilities) {
-        capabilities = loadCapabilities();
-        // A binary installed after a failed attempt is found on the next call.
-        capabilities.catch(() => {
-          capabilities = null;
-        });
-      }
-      return capabilities;
-    },
+    capabilities,
   };
 }
 

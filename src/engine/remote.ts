@@ -7,6 +7,7 @@
  * else) are ENGINE_UNAVAILABLE, which the runner retries on another attempt; failures of the job are the worker's
  * own codes (FFMPEG_FAILED, TIMEOUT...).
  */
+import { cachedUntilFailure } from './cached.js';
 import {
   EngineError,
   type Engine,
@@ -54,7 +55,6 @@ export function createRemoteEngine(options: RemoteEngineOptions): Engine {
   const idleMs = options.idleTimeoutMs ?? DEFAULT_IDLE_MS;
   const connectMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_MS;
   const authorization = `Bearer ${options.token}`;
-  let capabilities: Promise<EngineCapabilities> | null = null;
 
   /** One exchange with the worker, whose reasons to stop are told apart afterwards. */
   function exchange(signal: AbortSignal | undefined, totalMs: number) {
@@ -219,19 +219,13 @@ export function createRemoteEngine(options: RemoteEngineOptions): Engine {
     }
   }
 
+  const capabilities = cachedUntilFailure(loadCapabilities);
+
   return {
     name: 'native',
     run,
     probe,
-    capabilities() {
-      if (!capabilities) {
-        capabilities = loadCapabilities();
-        capabilities.catch(() => {
-          capabilities = null;
-        });
-      }
-      return capabilities;
-    },
+    capabilities,
   };
 }
 
