@@ -3,12 +3,13 @@
  * FFEDGE_WORKER_TOKEN is required, so a worker is never an open ffmpeg for anyone who can reach it.
  */
 import { serve } from '@hono/node-server';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createNativeEngine } from '../src/engine/native.js';
+import { claimProcessDir } from '../src/engine/process-dir.js';
 import { consoleLogger } from '../src/platform.js';
-import { createWorkerApp } from './worker.js';
+import { createNativeService } from './service.js';
 
 const env = process.env;
 const log = consoleLogger;
@@ -33,20 +34,16 @@ const slots = int('FFEDGE_WORKER_SLOTS', Math.max(1, Math.floor(cpus().length / 
 const inputLimitBytes = int('FFEDGE_WORKER_INPUT_LIMIT', 2 * 1024 ** 3, 1, 5 * 1024 ** 4);
 const heartbeatMs = int('FFEDGE_WORKER_HEARTBEAT_MS', 5_000, 50, 60_000);
 
-// Each process works in a dir named after its pid, so the next one can remove what a killed one left behind.
-const tmpParent = resolve(env.FFEDGE_TMP_DIR ?? join(tmpdir(), 'ffedge-worker'));
-await mkdir(tmpParent, { recursive: true });
-for (const entry of await readdir(tmpParent)) {
-  const pid = Number(/^(\d+)-/.exec(entry)?.[1]);
-  if (pid && pid !== process.pid && !isAlive(pid)) await rm(join(tmpParent, entry), { recursive: true, force: true });
-}
-const tmpRoot = await mkdtemp(join(tmpParent, `${process.pid}-`));
+// Each process works in a dir of its own; what a killed one left behind (files, a running ffmpeg) goes first.
+const claimed = await claimProcessDir(resolve(env.FFEDGE_TMP_DIR ?? join(tmpdir(), 'ffedge-worker')));
+if (claimed.orphansKilled > 0) log.warn('ended ffmpeg processes a dead worker left running', { count: claimed.orphansKilled });
+const tmpRoot = claimed.dir;
 
 const engine = createNativeEngine({ log });
 const graceMs = int('FFEDGE_WORKER_GRACE_MS', 25_000, 0, 3600_000);
-const worker = createWorkerApp({ engine, token, tmpRoot, slots, inputLimitBytes, heartbeatMs, log });
+const worker = createNativeService({ engine, token, tmpRoot, slots, inputLimitBytes, heartbeatMs, log });
 
-const server = serve({ fetch: worker.app.fetch, hostname, port }, (info) => {
+const server = serve({ fetch: worker.fetch, hostname, port }, (info) => {
   log.info('ffedge worker listening', { url: `http://${info.address}:${info.port}`, slots });
 });
 // Found at start, so a worker without ffmpeg says so in its log at once.
@@ -72,12 +69,3 @@ async function shutdown(signal: string) {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

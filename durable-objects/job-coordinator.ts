@@ -15,7 +15,8 @@
  *
  * 2. It owns the job while it runs. The JOBS queue consumer calls `start(jobId)`: the object claims the job in D1
  *    (compare-and-set; a duplicate message finds it claimed and does nothing), then drives it on its engine, the
- *    wasm Worker or the Transcoder container (src/jobs/edge-runner.ts): it holds and renews the lease, writes the
+ *    wasm Worker or the Transcoder container (the attempt pipeline, src/jobs/attempt.ts, with a stream workspace:
+ *    inputs stream from R2 into the engine, outputs back into R2): it holds and renews the lease, writes the
  *    engine's progress through to D1 and tells the followers, and forwards a cancel to the engine at once (a
  *    `notify()` after DELETE /jobs/:id makes it renew now; the refused renewal aborts the engine's request, which
  *    kills ffmpeg). Its alarm watches the lease: if the object lost its run (evicted, reset, redeployed), the alarm
@@ -28,11 +29,15 @@ import { eq } from 'drizzle-orm';
 import { loadConfig, type Config } from '../src/config.js';
 import type { Db } from '../src/db/client.js';
 import * as schema from '../src/db/schema.js';
-import { runEdgeJob, type EdgeOutcome, type EdgeRun } from '../src/jobs/edge-runner.js';
+import { runAttempt, type Attempt, type AttemptOutcome } from '../src/jobs/attempt.js';
+import { storageInputs } from '../src/jobs/inputs.js';
+import { streamWorkspace } from '../src/jobs/stream-workspace.js';
 import * as transitions from '../src/jobs/transitions.js';
+import type { Workspace } from '../src/jobs/workspace.js';
 import { consoleLogger } from '../src/platform.js';
-import { createWorkerEngines, type WorkerEngines } from '../src/runtime/worker-engines.js';
-import { varsOf, type JobMessage, type WorkerEnv } from '../src/runtime/worker-platform.js';
+import { createWorkerEngines } from '../src/runtime/worker-engines.js';
+import { varsOf, type JobMessage, type WorkerEnv } from '../src/runtime/worker-env.js';
+import type { BlobStore } from '../src/storage/blob-store.js';
 import { createR2BlobStore } from '../src/storage/r2.js';
 
 export const CHANGED = 'changed';
@@ -51,21 +56,27 @@ export type StartResult = 'started' | 'running' | 'not-queued';
 interface Services {
   db: Db;
   config: Config;
-  engines: WorkerEngines;
+  blobs: BlobStore;
+  workspace: Workspace;
 }
 
 export class JobCoordinator extends DurableObject<WorkerEnv> {
   private services: Services | null = null;
   /** The attempt this object is running now; null when none (or after an eviction, whatever storage says). */
-  private run: EdgeRun | null = null;
+  private run: Attempt | null = null;
   private starting = false;
 
   private get svc(): Services {
-    this.services ??= {
-      db: drizzle(this.env.DB, { schema }) as unknown as Db,
-      config: loadConfig(varsOf(this.env)),
-      engines: createWorkerEngines(this.env, consoleLogger),
-    };
+    if (!this.services) {
+      const blobs = createR2BlobStore(this.env.BLOBS);
+      const engines = createWorkerEngines(this.env, consoleLogger);
+      this.services = {
+        db: drizzle(this.env.DB, { schema }) as unknown as Db,
+        config: loadConfig(varsOf(this.env)),
+        blobs,
+        workspace: streamWorkspace({ inputs: storageInputs(blobs), engines, log: consoleLogger }),
+      };
+    }
     return this.services;
   }
 
@@ -82,7 +93,7 @@ export class JobCoordinator extends DurableObject<WorkerEnv> {
     if (this.run || this.starting) return 'running';
     this.starting = true;
     try {
-      const { db, config, engines } = this.svc;
+      const { db, config, blobs, workspace } = this.svc;
       const owner = `coordinator:${crypto.randomUUID()}`;
       const now = Date.now();
       // The watch is set before the claim: if this object dies right after claiming, its alarm still finds the job.
@@ -95,20 +106,7 @@ export class JobCoordinator extends DurableObject<WorkerEnv> {
         return 'not-queued';
       }
       this.broadcast();
-      const run = runEdgeJob(
-        {
-          db,
-          blobs: createR2BlobStore(this.env.BLOBS),
-          config,
-          clock: Date.now,
-          log: consoleLogger,
-          profiles: () => engines.profiles(),
-          engine: (name, claimed) => engines.connect(name, claimed),
-          changed: () => this.broadcast(),
-        },
-        job,
-        owner,
-      );
+      const run = runAttempt({ db, blobs, config, clock: Date.now, log: consoleLogger, changed: () => void this.broadcast() }, workspace, job);
       this.run = run;
       void run.done.then((outcome) => this.finished(jobId, job.attempts, outcome));
       return 'started';
@@ -117,7 +115,7 @@ export class JobCoordinator extends DurableObject<WorkerEnv> {
     }
   }
 
-  private async finished(jobId: string, attempts: number, outcome: EdgeOutcome): Promise<void> {
+  private async finished(jobId: string, attempts: number, outcome: AttemptOutcome): Promise<void> {
     this.run = null;
     if (outcome.status === 'failed' && outcome.requeued) {
       // Queued again in D1 already; the alarm hands it to the queue after a backoff with jitter.

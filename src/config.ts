@@ -124,3 +124,60 @@ export function loadConfig(env: Env, defaults: { cores?: number } = {}): Config 
     eventPollMs: int(env, 'FFEDGE_EVENT_POLL_MS', 1_000, 20, 60_000),
   };
 }
+
+export interface FleetWorker {
+  url: string;
+  slots: number;
+}
+
+export interface FleetConfig {
+  workers: FleetWorker[];
+  /** The workers' shared secret (FFEDGE_WORKER_TOKEN). */
+  token: string;
+  /** How often each worker's /health is checked (FFEDGE_WORKER_HEALTH_MS). */
+  healthIntervalMs: number;
+  /** How long a failed worker is left out before a passing check takes it back (FFEDGE_WORKER_COOLDOWN_MS). */
+  cooldownMs: number;
+}
+
+/**
+ * `http://10.0.0.7:8788#4,https://w2.internal:8788` -> workers with 4 and 1 slots. The token is given separately
+ * (FFEDGE_WORKER_TOKEN); credentials, queries and duplicates are refused.
+ */
+export function parseWorkers(value: string | undefined): FleetWorker[] {
+  const workers: FleetWorker[] = [];
+  for (const item of (value ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const hash = item.indexOf('#');
+    const base = hash < 0 ? item : item.slice(0, hash);
+    const slotsText = hash < 0 ? '1' : item.slice(hash + 1);
+    let url: URL;
+    try {
+      url = new URL(base);
+    } catch {
+      throw new Error(`FFEDGE_WORKERS: "${base}" is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('FFEDGE_WORKERS: only http and https workers');
+    if (url.username || url.password || url.search) throw new Error('FFEDGE_WORKERS: no credentials or query in a worker URL');
+    if (!/^\d{1,3}$/.test(slotsText) || Number(slotsText) < 1 || Number(slotsText) > 256) {
+      throw new Error('FFEDGE_WORKERS: slots (after #) must be a whole number from 1 to 256');
+    }
+    const normalized = url.href.replace(/\/+$/, '');
+    if (workers.some((w) => w.url === normalized)) throw new Error(`FFEDGE_WORKERS: ${normalized} is listed twice`);
+    workers.push({ url: normalized, slots: Number(slotsText) });
+  }
+  return workers;
+}
+
+/** The fleet of native workers FFEDGE_WORKERS names (README "Scale out"), or null when it names none. */
+export function loadFleetConfig(env: Env): FleetConfig | null {
+  const workers = parseWorkers(env.FFEDGE_WORKERS);
+  if (workers.length === 0) return null;
+  const token = env.FFEDGE_WORKER_TOKEN ?? '';
+  if (token.length < 16) throw new Error("FFEDGE_WORKERS needs FFEDGE_WORKER_TOKEN, the workers' shared secret (16 characters or more)");
+  return {
+    workers,
+    token,
+    healthIntervalMs: int(env, 'FFEDGE_WORKER_HEALTH_MS', 5_000, 50, 3600_000),
+    cooldownMs: int(env, 'FFEDGE_WORKER_COOLDOWN_MS', 30_000, 50, 3600_000),
+  };
+}

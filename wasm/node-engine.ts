@@ -11,11 +11,14 @@
  * - Cancel, timeout and the memory cap stop a job by terminating its thread (which also interrupts WebAssembly);
  *   the next job gets a fresh thread. A job's promise settles only after its thread has exited.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { cachedUntilFailure } from '../src/engine/cached.js';
 import {
+  clampTimer,
+  engineError,
   EngineError,
   type Engine,
   type EngineCapabilities,
@@ -24,9 +27,9 @@ import {
   type RunResult,
   type RunSpec,
 } from '../src/engine/engine.js';
-import { parseListing, parseProbeOutput } from '../src/engine/ffmpeg-output.js';
+import { listFiles } from '../src/engine/files.js';
+import { acceptProbe, parseListing, parseVersion, probeArgs } from '../src/engine/ffmpeg-output.js';
 import { LineRing, pathScrubber, type NativeEngineLog } from '../src/engine/native.js';
-import { isIndirectInputFormat } from '../src/media/formats.js';
 import { ProgressParser } from '../src/media/progress.js';
 import { WASM_EXCLUDED, type ExcludedCapability } from './capabilities.js';
 
@@ -67,21 +70,11 @@ const MIB = 1024 ** 2;
 const PROBE_TIMEOUT_MS = 60_000;
 const PROBE_OUTPUT_BYTES = 4 * MIB;
 const LISTING_TIMEOUT_MS = 60_000;
-const MAX_TIMER_MS = 2_147_483_647;
 /** What an idle core instance holds before any job: its initial linear memory. */
 const INSTANCE_BASE_BYTES = 48 * MIB;
 /** A thread whose memory has grown past this share of the cap is replaced after its job. */
 const RETIRE_SHARE = 0.5;
 const EXITED_KEPT = 32;
-
-const SAFE_MESSAGES: Record<EngineErrorCode, string> = {
-  CANCELLED: 'the job was cancelled',
-  TIMEOUT: 'ffmpeg did not finish within the time limit',
-  FFMPEG_FAILED: 'ffmpeg could not process the input',
-  ENGINE_UNAVAILABLE: 'the wasm engine is not available',
-  PROBE_FAILED: 'the input could not be read as a media file',
-  RESOURCE_LIMIT: 'the job needs more memory than the wasm engine may use',
-};
 
 type Tool = 'ffmpeg' | 'ffprobe';
 
@@ -261,7 +254,7 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
       const onAbort = () => {
         const at = waiting.indexOf(waiter);
         if (at >= 0) waiting.splice(at, 1);
-        reject(new EngineError('CANCELLED', SAFE_MESSAGES.CANCELLED));
+        reject(engineError('CANCELLED'));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       waiting.push(waiter);
@@ -304,7 +297,7 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
 
   /** Runs one task on a thread of the pool. Rejects with EngineError only after a thread it stopped has exited. */
   async function runTask(task: Task): Promise<TaskResult> {
-    if (task.signal?.aborted) throw new EngineError('CANCELLED', SAFE_MESSAGES.CANCELLED);
+    if (task.signal?.aborted) throw engineError('CANCELLED');
     const thread = await acquire(task.signal);
     return runOn(thread, task, 'release');
   }
@@ -337,7 +330,7 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
           cleanup();
           const code = stopping ?? (event.error && isOutOfMemory(event.error) ? 'RESOURCE_LIMIT' : 'FFMPEG_FAILED');
           void handOffToWaiter();
-          reject(new EngineError(code, code === 'FFMPEG_FAILED' ? 'the wasm engine failed on this job' : SAFE_MESSAGES[code]));
+          reject(engineError(code, '', code === 'FFMPEG_FAILED' ? 'crashed' : code));
           return;
         }
         if (!('id' in event) || event.id !== id || stopping) return;
@@ -360,7 +353,7 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
             cleanup();
             release(thread, after === 'release');
             log.warn('wasm job could not start', { thread: thread.id, error: event.message });
-            reject(new EngineError('FFMPEG_FAILED', SAFE_MESSAGES.FFMPEG_FAILED));
+            reject(engineError('FFMPEG_FAILED'));
             return;
           case 'crashed':
             // The instance is unusable: end the thread; the exit event settles the job.
@@ -399,7 +392,7 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
   }
 
   async function run(spec: RunSpec): Promise<RunResult> {
-    if (spec.signal.aborted) throw new EngineError('CANCELLED', SAFE_MESSAGES.CANCELLED);
+    if (spec.signal.aborted) throw engineError('CANCELLED');
     const { files, dirs } = await inputsOf(spec.cwd);
     const parser = new ProgressParser(spec.expectedDurationS);
     const stderr = new LineRing(100, 1000);
@@ -435,7 +428,7 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
     const logTail = scrub(stderr.text());
     if (result.status !== 0) {
       log.warn('wasm ffmpeg failed', { status: result.status });
-      throw new EngineError('FFMPEG_FAILED', SAFE_MESSAGES.FFMPEG_FAILED, logTail);
+      throw engineError('FFMPEG_FAILED', logTail);
     }
     return { logTail };
   }
@@ -443,15 +436,14 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
   async function probe(file: string, probeOptions: { cwd: string; signal?: AbortSignal; timeoutMs?: number }): Promise<ProbeResult> {
     const { files } = await inputsOf(probeOptions.cwd, [file]).catch((error: unknown) => {
       if (error instanceof EngineError) throw error;
-      throw new EngineError('PROBE_FAILED', SAFE_MESSAGES.PROBE_FAILED);
+      throw engineError('PROBE_FAILED');
     });
     const stdout: string[] = [];
     let bytes = 0;
     const stderr = new LineRing(100, 1000);
     await runTask({
       tool: 'ffprobe',
-      // The same guards as native: plain files only, and the file: prefix so a name is never read as an option.
-      args: ['-v', 'error', '-protocol_whitelist', 'file', '-print_format', 'json', '-show_format', '-show_streams', `file:${file}`],
+      args: probeArgs(file),
       cwd: probeOptions.cwd,
       files,
       dirs: [],
@@ -464,16 +456,9 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
       },
       onStderr: (line) => stderr.push(`${line}\n`),
     });
+    if (bytes > PROBE_OUTPUT_BYTES) throw engineError('PROBE_FAILED');
     // The core's ffprobe does not report an exit status; what it printed decides.
-    if (bytes > PROBE_OUTPUT_BYTES) throw new EngineError('PROBE_FAILED', SAFE_MESSAGES.PROBE_FAILED);
-    const result = parseProbeOutput(stdout.join('\n'));
-    if (result.streams.length === 0 && result.format === null) {
-      throw new EngineError('PROBE_FAILED', SAFE_MESSAGES.PROBE_FAILED, scrubber(probeOptions.cwd)(stderr.text()));
-    }
-    if (isIndirectInputFormat(result.format)) {
-      throw new EngineError('PROBE_FAILED', 'the input must be a single media file, not a playlist or a file list');
-    }
-    return result;
+    return acceptProbe(stdout.join('\n'), scrubber(probeOptions.cwd)(stderr.text()));
   }
 
   /**
@@ -523,7 +508,7 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
     };
     return {
       name: 'wasm',
-      version: `${/^ffmpeg version (\S+)/m.exec(version)?.[1] ?? 'unknown'} (@ffmpeg/core)`,
+      version: `${parseVersion(version)} (@ffmpeg/core)`,
       encoders: drop('encoder', parseListing(encoders)),
       decoders: drop('decoder', parseListing(decoders)),
       filters: drop('filter', parseListing(filters)),
@@ -538,13 +523,8 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
     probe,
     capabilities() {
       // The same core everywhere in the process: one listing serves every engine instance.
-      if (!capabilities) {
-        capabilities = loadCapabilities();
-        capabilities.catch(() => {
-          capabilities = null;
-        });
-      }
-      return capabilities;
+      capabilities ??= cachedUntilFailure(loadCapabilities);
+      return capabilities();
     },
     threads() {
       const alive = [...live].map((t) => ({ id: t.id, state: t.state, runs: t.runs, memoryBytes: t.memory }));
@@ -561,33 +541,17 @@ export function createWasmEngine(options: WasmEngineOptions = {}): WasmEngine {
 }
 
 // One compiled module and one capability listing per process, whatever the number of engines (tests make many).
-let compiled: Promise<WebAssembly.Module> | null = null;
-let capabilities: Promise<EngineCapabilities> | null = null;
+let capabilities: (() => Promise<EngineCapabilities>) | null = null;
 
 /** Compiles the core's 32 MB module once; every thread instantiates it, which takes tens of milliseconds. */
-function compile(): Promise<WebAssembly.Module> {
-  if (!compiled) {
-    compiled = (async () => {
-      const path = createRequire(import.meta.url).resolve('@ffmpeg/core/wasm');
-      return WebAssembly.compile(await readFile(path));
-    })();
-    compiled.catch(() => {
-      compiled = null;
-    });
-  }
-  return compiled;
-}
+const compile = cachedUntilFailure(async () => WebAssembly.compile(await readFile(createRequire(import.meta.url).resolve('@ffmpeg/core/wasm'))));
 
 function unavailable(): EngineError {
-  return new EngineError('ENGINE_UNAVAILABLE', SAFE_MESSAGES.ENGINE_UNAVAILABLE);
+  return engineError('ENGINE_UNAVAILABLE');
 }
 
 function isOutOfMemory(error: Error): boolean {
   return (error as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
-}
-
-function clampTimer(ms: number): number {
-  return Number.isFinite(ms) ? Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(ms))) : MAX_TIMER_MS;
 }
 
 /** The core's work dir is the job's temp dir under another name: both read as <job> in a log tail. */
@@ -597,20 +561,10 @@ function scrubber(cwd: string): (text: string) => string {
 }
 
 /**
- * The regular files of a job's temp dir, recursively, as paths relative to it. A symbolic link at the top (a
- * `local:` input) is followed to its file; links to directories and anything that is not a file are skipped.
+ * The regular files of a job's temp dir, recursively, as paths relative to it, and its directories. A symbolic link
+ * to a file (a `local:` input) counts as the file; links to directories and anything that is not a file are skipped.
  */
-async function listDir(root: string, prefix = '', found: JobFiles = { files: [], dirs: [] }): Promise<JobFiles> {
-  for (const entry of await readdir(join(root, prefix), { withFileTypes: true })) {
-    const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
-    if (entry.isDirectory()) {
-      found.dirs.push(relative);
-      await listDir(root, relative, found);
-    } else if (entry.isFile()) {
-      found.files.push(relative);
-    } else if (entry.isSymbolicLink() && (await stat(join(root, relative)).catch(() => null))?.isFile()) {
-      found.files.push(relative);
-    }
-  }
-  return found;
+async function listDir(root: string): Promise<JobFiles> {
+  const { files, dirs } = await listFiles(root, { followLinks: true });
+  return { files: files.map((file) => file.path), dirs };
 }

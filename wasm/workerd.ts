@@ -9,9 +9,8 @@
  * meanwhile, and the only way to stop it early is the core's own time limit, checked between frames.
  */
 import createFFmpegCore from '@ffmpeg/core';
-import { EngineError, type EngineCapabilities, type ProbeResult } from '../src/engine/engine.js';
-import { parseListing, parseProbeOutput, parseVersion } from '../src/engine/ffmpeg-output.js';
-import { isIndirectInputFormat } from '../src/media/formats.js';
+import { EngineError, engineError, type EngineCapabilities, type ProbeResult } from '../src/engine/engine.js';
+import { acceptProbe, parseListing, parseVersion, probeArgs } from '../src/engine/ffmpeg-output.js';
 import type { Progress } from '../src/media/progress-types.js';
 import { ProgressParser } from '../src/media/progress.js';
 import { WASM_EXCLUDED } from './capabilities.js';
@@ -121,7 +120,7 @@ export function createWorkerdWasm(options: WorkerdWasmOptions): WorkerdWasm {
     } catch {
       // A trap inside the core: this instance is unusable, the next run gets a new one.
       instance = null;
-      throw new EngineError('FFMPEG_FAILED', 'the wasm engine failed on this job', scrub(tail.join('\n')));
+      throw engineError('FFMPEG_FAILED', scrub(tail.join('\n')), 'crashed');
     }
     return { status, outputs, logTail: scrub(tail.join('\n')) };
   }
@@ -135,18 +134,14 @@ export function createWorkerdWasm(options: WorkerdWasmOptions): WorkerdWasm {
         report(parser.feed(`${line}\n`)),
       );
       report(parser.finish());
-      if (status !== 0) throw new EngineError('FFMPEG_FAILED', 'ffmpeg could not process the input', logTail);
+      if (status !== 0) throw engineError('FFMPEG_FAILED', logTail);
       return { outputs, logTail };
     },
     async probe(name, bytes) {
       const lines: string[] = [];
-      const args = ['-v', 'error', '-protocol_whitelist', 'file', '-print_format', 'json', '-show_format', '-show_streams', `file:${name}`];
-      await runOn('ffprobe', args, new Map([[name, bytes]]), [], 60_000, (line) => lines.push(line));
-      const result = parseProbeOutput(lines.join('\n'));
-      if ((result.format === null && result.streams.length === 0) || isIndirectInputFormat(result.format)) {
-        throw new EngineError('PROBE_FAILED', 'the input could not be read as a media file');
-      }
-      return result;
+      const { logTail } = await runOn('ffprobe', probeArgs(name), new Map([[name, bytes]]), [], 60_000, (line) => lines.push(line));
+      // The core's ffprobe does not report an exit status; what it printed decides.
+      return acceptProbe(lines.join('\n'), logTail);
     },
     capabilities() {
       // On an instance of their own, dropped afterwards: a listing leaves ffmpeg's log going to stdout.

@@ -1,34 +1,18 @@
 /** POST /convert and POST /probe: validate, store the job, hand it to dispatch; 202 with the job and its links. */
 import { createRoute, z } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
-import type { MiddlewareHandler } from 'hono';
 import { isTerminal, getJob } from '../jobs/queries.js';
 import { inputsOf, validateConvert } from '../media/plan.js';
 import { problems } from '../problems.js';
 import { ConvertBodySchema, ProbeRequestSchema } from '../schemas/convert.js';
 import { JobSchema, problemResponses } from '../schemas/job.js';
 import { router, type AppEnv } from './env.js';
-import { limitsFor, rateLimit, requireKey } from './middleware.js';
+import { jsonBodyLimit, limitsFor, rateLimit, requireJson, requireKey } from './middleware.js';
 import { presentJob } from './present.js';
 import { resolveConvertBody } from './presets.js';
-import { routeConvert } from './route.js';
+import { routeConvert } from './engine-choice.js';
 import { acceptedHeaders, submit } from './submit.js';
 
 export const convertApi = router();
-
-export const jsonBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
-  bodyLimit({
-    maxSize: c.var.platform.config.limits.bodyBytes,
-    onError: () => {
-      throw problems.tooLarge(c.var.platform.config.limits.bodyBytes);
-    },
-  })(c, next);
-
-export const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const type = c.req.header('content-type') ?? '';
-  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) throw problems.unsupportedMedia('application/json');
-  await next();
-};
 
 convertApi.use('/convert', requireKey('jobs:write'), rateLimit(10), requireJson, jsonBodyLimit);
 convertApi.use('/probe', requireKey('jobs:write'), rateLimit(2), requireJson, jsonBodyLimit);

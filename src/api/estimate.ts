@@ -6,7 +6,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ProbeResult } from '../engine/engine.js';
-import { InputUnavailableError } from '../jobs/probe-input.js';
+import { InputUnavailableError } from '../jobs/inputs.js';
 import {
   SPEED_MODELS,
   expectedOutputBytes,
@@ -20,10 +20,9 @@ import { routeJob, type Candidate } from '../media/routing.js';
 import { problems } from '../problems.js';
 import { ConvertRequestSchema } from '../schemas/convert.js';
 import { problemResponses } from '../schemas/job.js';
-import { jsonBodyLimit, requireJson } from './convert.js';
 import { router } from './env.js';
-import { limitsFor, rateLimit, requireKey } from './middleware.js';
-import { ASSUMED_PROBE, inputBytesOf, routeProblem } from './route.js';
+import { jsonBodyLimit, limitsFor, rateLimit, requireJson, requireKey } from './middleware.js';
+import { ASSUMED_PROBE, inputBytesOf, routeProblem } from './engine-choice.js';
 import { checkInput } from './submit.js';
 
 export const estimateApi = router();

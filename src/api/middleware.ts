@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { limitsForTier, type Limits } from '../config.js';
 import { problems } from '../problems.js';
 import { hasScope, verifyKey, type Scope } from '../security/api-keys.js';
@@ -46,3 +47,18 @@ export function rateLimit(cost: number): MiddlewareHandler<AppEnv> {
     for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };
 }
+
+/** JSON bodies are limited while they stream (audit #8): past the limit, 413 before the rest is read. */
+export const jsonBodyLimit: MiddlewareHandler<AppEnv> = (c, next) =>
+  bodyLimit({
+    maxSize: c.var.platform.config.limits.bodyBytes,
+    onError: () => {
+      throw problems.tooLarge(c.var.platform.config.limits.bodyBytes);
+    },
+  })(c, next);
+
+export const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const type = c.req.header('content-type') ?? '';
+  if (!/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) throw problems.unsupportedMedia('application/json');
+  await next();
+};

@@ -20,9 +20,8 @@ import {
   type PresetBody,
 } from '../schemas/convert.js';
 import { problemResponses } from '../schemas/job.js';
-import { jsonBodyLimit, requireJson } from './convert.js';
 import { router, type AppEnv } from './env.js';
-import { limitsFor, rateLimit, requireKey } from './middleware.js';
+import { jsonBodyLimit, limitsFor, rateLimit, requireJson, requireKey } from './middleware.js';
 
 export const presetsApi = router();
 

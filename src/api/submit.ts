@@ -5,7 +5,7 @@
 import type { Context } from 'hono';
 import { and, eq } from 'drizzle-orm';
 import { uploads, type Job, type JobKind } from '../db/schema.js';
-import { createJob } from '../jobs/create.js';
+import { ConcurrencyLimitError, createJob, IdempotencyError } from '../jobs/create.js';
 import { problems } from '../problems.js';
 import { parseInputUri, StorageUriError, type InputLocation } from '../storage/uri.js';
 import type { AppEnv } from './env.js';
@@ -96,12 +96,25 @@ export async function submit(c: Context<AppEnv>, submission: Submission): Promis
     ...(idempotencyKey === undefined
       ? {}
       : { idempotency: { key: idempotencyKey, requestHash: await sha256Hex(`${submission.kind}\n${canonicalJson(submission.request)}`) } }),
-  });
+  }).catch(refusal);
   if (!replayed) {
     await platform.coordinator.notify(job.id);
     await platform.dispatch.queued({ id: job.id, kind: job.kind, priority: job.priority });
   }
   return { job, replayed };
+}
+
+/** What creating a job refused, as the problem a client reads. */
+function refusal(error: unknown): never {
+  if (error instanceof ConcurrencyLimitError) {
+    throw problems.tooManyRequests('CONCURRENCY_LIMIT', `This key already has ${error.limit} jobs queued or processing; wait for one to finish.`, 5);
+  }
+  if (error instanceof IdempotencyError) {
+    throw error.reason === 'reused'
+      ? problems.unprocessable('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body.')
+      : problems.conflict('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed.');
+  }
+  throw error;
 }
 
 export function acceptedHeaders(job: Job, replayed: boolean): Record<string, string> {

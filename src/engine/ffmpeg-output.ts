@@ -1,20 +1,40 @@
 /**
- * Parsers of ffmpeg's and ffprobe's output, shared by every engine (native, wasm on Node and in workerd): no I/O
- * and no Node API, so that they load anywhere.
+ * ffprobe's one argv and the parsers of ffmpeg's and ffprobe's output, shared by every engine (native, wasm on Node
+ * and in workerd): no I/O and no Node API, so that they load anywhere.
  */
-import { EngineError, type ProbeResult, type ProbeStream } from './engine.js';
+import { isIndirectInputFormat } from '../media/formats.js';
+import { engineError, type ProbeResult, type ProbeStream } from './engine.js';
+
+/**
+ * The arguments of every probe, on every engine. Only plain files: a crafted input must not make ffprobe fetch URLs
+ * (SSRF); the file: prefix keeps a name like "-x" or "http://..." from being read as an option or a URL.
+ */
+export function probeArgs(file: string): string[] {
+  return ['-v', 'error', '-protocol_whitelist', 'file', '-print_format', 'json', '-show_format', '-show_streams', `file:${file}`];
+}
+
+/**
+ * ffprobe's output as a ProbeResult, or PROBE_FAILED: output that is not a probe of one media file. The playlist
+ * demuxers may already have opened other local files; their metadata must not be returned.
+ */
+export function acceptProbe(stdout: string, logTail = ''): ProbeResult {
+  const result = parseProbeOutput(stdout, logTail);
+  if (result.format === null && result.streams.length === 0) throw engineError('PROBE_FAILED', logTail);
+  if (isIndirectInputFormat(result.format)) throw engineError('PROBE_FAILED', '', 'indirect');
+  return result;
+}
 
 // ---------------------------------------------------------------------------------------------------- probe
 
 const STREAM_TYPES = new Set<ProbeStream['type']>(['video', 'audio', 'subtitle', 'data', 'attachment']);
 
 /** Parses `ffprobe -print_format json -show_format -show_streams` output. Throws PROBE_FAILED on bad JSON. */
-export function parseProbeOutput(text: string): ProbeResult {
+export function parseProbeOutput(text: string, logTail = ''): ProbeResult {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new EngineError('PROBE_FAILED', 'the input could not be read as a media file');
+    throw engineError('PROBE_FAILED', logTail);
   }
   const root = record(json);
   const format = record(root.format);

@@ -1,26 +1,32 @@
-import { cachedUntilFailure } from './cached.js';
-import { spawn } from 'node:child_process';
-import { homedir, tmpdir } from 'node:os';
-import { isIndirectInputFormat } from '../media/formats.js';
-import { ProgressParser } from '../media/progress.js';
-import {
-  EngineError,
-  type Engine,
-  type EngineCapabilities,
-  type EngineErrorCode,
-  type ProbeResult,
-  type RunResult,
-  type RunSpec,
-} from './engine.js';
-import { parseListing, parseProbeOutput, parseVersion } from './ffmpeg-output.js';
-
-export { parseListing, parseProbeOutput } from './ffmpeg-output.js';
-
 /**
  * The native engine: the ffmpeg and ffprobe binaries of the host, spawned with an argv array (never a shell),
  * stdin closed, and killed at once on cancel or timeout. Nothing the binaries print reaches a client unless it
  * went through the path scrubbing below.
+ *
+ * On Linux under Node every binary is started through `setpriv --pdeathsig KILL`, so the kernel kills it the moment
+ * the process that owns its attempt dies, even by SIGKILL: an ffmpeg never outlives its job's owner and never
+ * writes on while another process re-runs the job. (Not under Deno, whose runtime may spawn from a thread that ends
+ * before the child does; there, and wherever setpriv is missing, the startup sweep of a dead process's workspace
+ * ends what it left running: killOrphans below.)
  */
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, readdir, readlink } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { ProgressParser } from '../media/progress.js';
+import { cachedUntilFailure } from './cached.js';
+import {
+  clampTimer,
+  engineError,
+  type Engine,
+  type EngineCapabilities,
+  type ProbeResult,
+  type RunResult,
+  type RunSpec,
+} from './engine.js';
+import { acceptProbe, parseListing, parseVersion, probeArgs } from './ffmpeg-output.js';
+
+export { parseListing, parseProbeOutput } from './ffmpeg-output.js';
 
 /** The shape of the platform's Logger port; fields never carry argv, paths or ffmpeg output. */
 export interface NativeEngineLog {
@@ -47,19 +53,8 @@ const PROBE_TIMEOUT_MS = 30_000;
 const PROBE_OUTPUT_BYTES = 4 * 1024 * 1024;
 const LISTING_TIMEOUT_MS = 30_000;
 const LISTING_OUTPUT_BYTES = 2 * 1024 * 1024;
-// setTimeout fires at once for delays above 2^31-1 ms.
-const MAX_TIMER_MS = 2_147_483_647;
 // A SIGKILLed process closes its pipes within milliseconds; this only bounds the wait if the kernel is stuck.
 const KILL_GRACE_MS = 1_500;
-
-const SAFE_MESSAGES: Record<EngineErrorCode, string> = {
-  CANCELLED: 'the job was cancelled',
-  TIMEOUT: 'ffmpeg did not finish within the time limit',
-  FFMPEG_FAILED: 'ffmpeg could not process the input',
-  ENGINE_UNAVAILABLE: 'ffmpeg is not available on this server',
-  PROBE_FAILED: 'the input could not be read as a media file',
-  RESOURCE_LIMIT: 'the job needs more memory than the engine may use',
-};
 
 export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
   const env = options.env ?? process.env;
@@ -91,7 +86,7 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
     const logTail = exit.logTail;
     if (exit.code !== 0) {
       log.warn('ffmpeg failed', { code: exit.code, signal: exit.signal });
-      throw new EngineError('FFMPEG_FAILED', SAFE_MESSAGES.FFMPEG_FAILED, logTail);
+      throw engineError('FFMPEG_FAILED', logTail);
     }
     return { logTail };
   }
@@ -100,35 +95,15 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
     file: string,
     probeOptions: { cwd: string; signal?: AbortSignal; timeoutMs?: number },
   ): Promise<ProbeResult> {
-    const args = [
-      '-v',
-      'error',
-      // Only plain files: a crafted input must not make ffprobe fetch URLs (SSRF).
-      '-protocol_whitelist',
-      'file',
-      '-print_format',
-      'json',
-      '-show_format',
-      '-show_streams',
-      // The file: prefix keeps a name like "-x" or "http://..." from being read as an option or a URL.
-      `file:${file}`,
-    ];
-    const exit = await runProcess(ffprobe, args, {
+    const exit = await runProcess(ffprobe, probeArgs(file), {
       cwd: probeOptions.cwd,
       signal: probeOptions.signal,
       timeoutMs: probeOptions.timeoutMs ?? PROBE_TIMEOUT_MS,
       collectStdoutBytes: PROBE_OUTPUT_BYTES,
       log,
     });
-    if (exit.code !== 0 || exit.stdoutOverflow) {
-      throw new EngineError('PROBE_FAILED', SAFE_MESSAGES.PROBE_FAILED, exit.logTail);
-    }
-    const result = parseProbeOutput(exit.stdout);
-    // The playlist demuxers may already have opened other local files; their metadata must not be returned.
-    if (isIndirectInputFormat(result.format)) {
-      throw new EngineError('PROBE_FAILED', 'the input must be a single media file, not a playlist or a file list');
-    }
-    return result;
+    if (exit.code !== 0 || exit.stdoutOverflow) throw engineError('PROBE_FAILED', exit.logTail);
+    return acceptProbe(exit.stdout, exit.logTail);
   }
 
   async function listing(flag: string): Promise<string> {
@@ -138,7 +113,7 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
       log,
     });
     if (exit.code !== 0 || exit.stdoutOverflow) {
-      throw new EngineError('ENGINE_UNAVAILABLE', SAFE_MESSAGES.ENGINE_UNAVAILABLE, exit.logTail);
+      throw engineError('ENGINE_UNAVAILABLE', exit.logTail, 'missing');
     }
     return exit.stdout;
   }
@@ -196,12 +171,11 @@ interface ProcessExit {
  * Runs a binary to completion. Rejects with EngineError CANCELLED / TIMEOUT / ENGINE_UNAVAILABLE after making sure
  * the process is killed; resolves with its exit status otherwise.
  */
-function runProcess(binary: string, args: string[], options: ProcessOptions): Promise<ProcessExit> {
+async function runProcess(binary: string, args: string[], options: ProcessOptions): Promise<ProcessExit> {
   const { signal, log } = options;
   const scrub = pathScrubber(options.cwd);
-  if (signal?.aborted) {
-    return Promise.reject(new EngineError('CANCELLED', SAFE_MESSAGES.CANCELLED));
-  }
+  const [command, argv] = await supervised(binary, args);
+  if (signal?.aborted) throw engineError('CANCELLED');
 
   return new Promise<ProcessExit>((resolve, reject) => {
     const stderr = new LineRing(LOG_TAIL_LINES, LOG_LINE_CHARS);
@@ -212,7 +186,7 @@ function runProcess(binary: string, args: string[], options: ProcessOptions): Pr
     let settled = false;
     let graceTimer: ReturnType<typeof setTimeout> | undefined;
 
-    const child = spawn(binary, args, {
+    const child = spawn(command, argv, {
       cwd: options.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       windowsHide: true,
@@ -236,7 +210,7 @@ function runProcess(binary: string, args: string[], options: ProcessOptions): Pr
       kill();
       log.info('ffmpeg killed', { reason, pid: child.pid });
       graceTimer = setTimeout(() => {
-        finish(() => reject(new EngineError(reason, SAFE_MESSAGES[reason], logTail())));
+        finish(() => reject(engineError(reason, logTail())));
       }, KILL_GRACE_MS);
     };
     const onAbort = () => stop('CANCELLED');
@@ -268,13 +242,19 @@ function runProcess(binary: string, args: string[], options: ProcessOptions): Pr
         return;
       }
       log.error('ffmpeg could not be started', { code: error.code });
-      finish(() => reject(new EngineError('ENGINE_UNAVAILABLE', SAFE_MESSAGES.ENGINE_UNAVAILABLE)));
+      finish(() => reject(engineError('ENGINE_UNAVAILABLE', '', 'missing')));
     });
 
     child.on('close', (code, exitSignal) => {
       finish(() => {
         if (stopReason) {
-          reject(new EngineError(stopReason, SAFE_MESSAGES[stopReason], logTail()));
+          reject(engineError(stopReason, logTail()));
+          return;
+        }
+        if (command === SETPRIV && (code === 126 || code === 127) && /^setpriv: failed to execute/m.test(stderr.text())) {
+          // setpriv started, the binary it was to become did not: as if spawn itself had failed.
+          log.error('ffmpeg could not be started', { code });
+          reject(engineError('ENGINE_UNAVAILABLE', '', 'missing'));
           return;
         }
         resolve({ code, signal: exitSignal, stdout, stdoutOverflow, logTail: logTail() });
@@ -283,8 +263,46 @@ function runProcess(binary: string, args: string[], options: ProcessOptions): Pr
   });
 }
 
-function clampTimer(ms: number): number {
-  return Number.isFinite(ms) ? Math.min(MAX_TIMER_MS, Math.max(1, Math.floor(ms))) : MAX_TIMER_MS;
+const SETPRIV = '/usr/bin/setpriv';
+let setprivFound: Promise<boolean> | null = null;
+
+/** Whether binaries start under setpriv's parent-death signal here: Linux, Node (not Deno), setpriv installed. */
+export function supervisedStarts(): Promise<boolean> {
+  setprivFound ??=
+    process.platform !== 'linux' || typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined'
+      ? Promise.resolve(false)
+      : access(SETPRIV, constants.X_OK).then(
+          () => true,
+          () => false,
+        );
+  return setprivFound;
+}
+
+/** The command line that starts `binary`, under the parent-death signal where this process can have one. */
+async function supervised(binary: string, args: string[]): Promise<[string, string[]]> {
+  return (await supervisedStarts()) ? [SETPRIV, ['--pdeathsig', 'KILL', '--', binary, ...args]] : [binary, args];
+}
+
+/**
+ * Kills the processes whose working directory is under `dir` (Linux: /proc/<pid>/cwd): what a dead process left
+ * running in its workspace, found by the startup sweep that removes that workspace. Returns how many it killed.
+ */
+export async function killOrphans(dir: string): Promise<number> {
+  if (process.platform !== 'linux') return 0;
+  let killed = 0;
+  const pids = await readdir('/proc').catch(() => [] as string[]);
+  for (const pid of pids) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cwd = await readlink(`/proc/${pid}/cwd`).catch(() => null);
+    if (cwd === null || (cwd !== dir && !cwd.startsWith(`${dir}/`))) continue;
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+      killed += 1;
+    } catch {
+      // Gone already, or not ours to kill.
+    }
+  }
+  return killed;
 }
 
 /** The last lines of a text stream, each bounded, so a chatty ffmpeg cannot grow memory. */

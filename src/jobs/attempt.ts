@@ -1,21 +1,306 @@
 /**
- * The steps of a job attempt that the Node runner (runner.ts) and the Workers edge runner (edge-runner.ts) share.
- * No node: imports: both runtimes load this.
+ * The attempt pipeline: one claimed job, of any kind, on any runtime.
+ *
+ *   fetch inputs -> probe -> plan -> [route] -> passes (re-plan after a measuring pass) -> store outputs
+ *     -> complete | fail (re-queued while attempts remain and the failure is retryable) | release (shutdown)
+ *
+ * The Node pool, the fleet and the JobCoordinator all call runAttempt; what differs between them is the Workspace
+ * (workspace.ts): where the files are and how the engine is reached. The kind (src/kinds/) says what the job's
+ * inputs are, plans its passes and makes its result; nothing here knows one kind from another.
+ *
+ * The lease: renewed on a timer and with every progress write (a compare-and-set that also records the progress,
+ * transitions.ts). A renewal that is refused means the job was cancelled or taken over: the attempt's signal aborts,
+ * which stops the engine at once (ffmpeg is killed), and nothing it stored is kept. `check()` renews right away: a
+ * notification that the job changed (a cancel) makes the attempt look at once instead of at the next renewal.
  */
 import { eq } from 'drizzle-orm';
 import { limitsForTier, type Config, type Limits } from '../config.js';
 import type { Db } from '../db/client.js';
-import { apiKeys, type Job } from '../db/schema.js';
-import type { ProbeResult } from '../engine/engine.js';
-import { isPlanProblems, planConvert, type ConvertPlan, type Measurements } from '../media/plan.js';
+import { apiKeys, type Job, type JobOutput } from '../db/schema.js';
+import { EngineError, type EngineName, type ProbeResult } from '../engine/engine.js';
+import { kindOf, type Kind, type KindPlan } from '../kinds/index.js';
+import { profileOf } from '../media/estimate.js';
+import type { Measurements, PlanOutput } from '../media/plan.js';
 import type { Progress } from '../media/progress-types.js';
-import type { ConvertRequest } from '../schemas/convert.js';
+import { routeJob, type EngineProfile } from '../media/routing.js';
+import type { Logger, Subscription } from '../platform.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { JobFailure } from './failures.js';
+import { outputKey } from '../storage/keys.js';
+import { JobFailure, toJobFailure } from './failures.js';
+import { inputTooLarge } from './inputs.js';
+import * as transitions from './transitions.js';
+import type { AttemptSpace, Workspace } from './workspace.js';
 
-export function planOrFail(request: ConvertRequest, probes: ProbeResult[], limits: Limits, measurements: Measurements): ConvertPlan {
-  const plan = planConvert(request, probes, limits, measurements);
-  if (isPlanProblems(plan)) {
+export interface AttemptDeps {
+  db: Db;
+  blobs: BlobStore;
+  config: Config;
+  clock: () => number;
+  log: Logger;
+  /** The job's row changed (progress, stage, its end): tell its followers. */
+  changed(jobId: string): void;
+  /** Notifications that the job changed elsewhere (a cancel), where the runtime has them in-process. */
+  watch?(jobId: string, signal: AbortSignal): Promise<Subscription>;
+}
+
+export type AttemptOutcome =
+  | { status: 'completed' }
+  /** `requeued`: the failure was retryable and an attempt remains; the job is queued again. */
+  | { status: 'failed'; requeued: boolean; code: string }
+  /** Given back to the queue without spending an attempt: the runner is shutting down. */
+  | { status: 'released' }
+  /** The job was cancelled or taken over while it ran; nothing of this attempt was kept. */
+  | { status: 'lost' };
+
+export interface Attempt {
+  /** Settles when the attempt is over; never rejects. */
+  done: Promise<AttemptOutcome>;
+  /** Renews the lease now; if the job is no longer the attempt's (cancelled), the engine is stopped at once. */
+  check(): Promise<void>;
+}
+
+/** Progress goes to the database at most this often; the percentage between writes is not lost, only coalesced. */
+export const PROGRESS_WRITE_MS = 500;
+const PROBE_TIMEOUT_MS = 60_000;
+
+const LEASE_LOST = 'LEASE_LOST';
+const SHUTDOWN = 'SHUTDOWN';
+
+export function runAttempt(deps: AttemptDeps, workspace: Workspace, job: Job, options: { shutdown?: AbortSignal } = {}): Attempt {
+  const { db, clock, config, log } = deps;
+  const held = transitions.heldBy(job, config.leaseMs);
+  const stop = new AbortController();
+  const lost = () => stop.abort(new JobFailure(LEASE_LOST, 'The job was cancelled or taken over.', false));
+  const onShutdown = () => stop.abort(new JobFailure(SHUTDOWN, 'The server is shutting down.', true));
+  if (options.shutdown?.aborted) onShutdown();
+  else options.shutdown?.addEventListener('abort', onShutdown, { once: true });
+
+  const renew = async (progress?: Partial<Progress>): Promise<void> => {
+    if (stop.signal.aborted) return;
+    const ours = await transitions.renew(db, job.id, held, clock(), progress);
+    if (!ours) lost();
+    else if (progress) deps.changed(job.id);
+  };
+  let renewing: Promise<void> | null = null;
+  const check = () => {
+    // Concurrent checks share one renewal: a burst of notifications costs one statement.
+    renewing ??= renew().finally(() => {
+      renewing = null;
+    });
+    return renewing.catch((error: unknown) => log.warn('lease renewal failed', { job_id: job.id, error: String(error) }));
+  };
+  const heartbeat = setInterval(() => void check(), Math.max(250, Math.floor(config.leaseMs / 3)));
+  const watching = watch(deps, job.id, stop.signal, check);
+
+  const done = (async (): Promise<AttemptOutcome> => {
+    const stored: string[] = [];
+    let space: AttemptSpace | null = null;
+    try {
+      space = await workspace.open(job, stop.signal);
+      const outcome = await execute({ deps, workspace, space, job, held, signal: stop.signal, renew, stored });
+      if (stop.signal.aborted) throw stop.signal.reason;
+      // The attempt's files go before its outcome is recorded, so nobody sees a finished job with them still there.
+      await space.close();
+      space = null;
+      if (!(await transitions.complete(db, job.id, held, clock(), outcome))) {
+        // Cancelled, or another attempt finished first: the first completion wins, ours is discarded.
+        await discard(deps.blobs, stored);
+        return { status: 'lost' };
+      }
+      return { status: 'completed' };
+    } catch (caught) {
+      const error = stop.signal.aborted ? stop.signal.reason : caught;
+      await discard(deps.blobs, stored);
+      await space?.close();
+      space = null;
+      if (error instanceof JobFailure && error.code === LEASE_LOST) return { status: 'lost' };
+      if (error instanceof JobFailure && error.code === SHUTDOWN) {
+        return (await transitions.release(db, job.id, held, clock())) ? { status: 'released' } : { status: 'lost' };
+      }
+      const failure = toJobFailure(error);
+      if (!(error instanceof JobFailure) && !(error instanceof EngineError)) {
+        log.error('job failed unexpectedly', { job_id: job.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      }
+      const failed = await transitions.fail(db, job.id, held, clock(), {
+        code: failure.code,
+        message: failure.safeMessage,
+        retryable: failure.retryable,
+        logTail: failure.logTail,
+      });
+      if (!failed) return { status: 'lost' };
+      return { status: 'failed', requeued: failed.status === 'queued', code: failure.code };
+    } finally {
+      clearInterval(heartbeat);
+      options.shutdown?.removeEventListener('abort', onShutdown);
+      if (!stop.signal.aborted) stop.abort(new JobFailure('DONE', 'done', false));
+      await watching;
+      deps.changed(job.id);
+    }
+  })().catch((error: unknown): AttemptOutcome => {
+    // Only the database can fail here (recording the outcome): the lease then expires and a sweep re-queues the job.
+    log.error('job outcome not recorded', { job_id: job.id, error: String(error) });
+    return { status: 'lost' };
+  });
+
+  return { done, check };
+}
+
+/** Calls `check` whenever the job changes elsewhere, until `signal` aborts; resolves then. */
+async function watch(deps: AttemptDeps, jobId: string, signal: AbortSignal, check: () => Promise<void>): Promise<void> {
+  if (!deps.watch) return;
+  const subscription = await deps.watch(jobId, signal).catch(() => null);
+  if (!subscription) return;
+  try {
+    while (!signal.aborted) {
+      if ((await subscription.next(Math.max(250, Math.floor(deps.config.leaseMs / 3)))) && !signal.aborted) await check();
+    }
+  } finally {
+    subscription.close();
+  }
+}
+
+interface Execution {
+  deps: AttemptDeps;
+  workspace: Workspace;
+  space: AttemptSpace;
+  job: Job;
+  held: transitions.Held;
+  signal: AbortSignal;
+  renew: (progress?: Partial<Progress>) => Promise<void>;
+  /** Keys of every blob stored so far, deleted if the attempt does not complete. */
+  stored: string[];
+}
+
+async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Record<string, unknown>; logTail: string }> {
+  const { deps, space, job, signal, renew } = x;
+  const kind = kindOf(job.kind);
+  const request = job.request as unknown;
+  const limits = await limitsOf(deps, job);
+
+  // Every input the kind names (the main one, watermark images, concat parts), each under its own file name. The
+  // size limit is the job's: all its inputs together.
+  await renew({ stage: 'fetching' });
+  const inputs = kind.inputs(request);
+  let inputBytes = 0;
+  for (const input of inputs) inputBytes += await space.addInput(input, limits.inputBytes - inputBytes, limits.inputBytes);
+  if (inputBytes > limits.inputBytes) throw inputTooLarge(limits.inputBytes);
+
+  await renew({ stage: 'probing' });
+  const profiles = job.engine ? [] : await x.workspace.profiles();
+  const probeEngine = (job.engine as EngineName | null) ?? x.workspace.probeEngine(profiles, inputBytes);
+  const probes: ProbeResult[] = [];
+  for (const input of inputs) {
+    const probe = await space.probe(input.file, probeEngine, signal);
+    checkInputLimits(limits, probe);
+    probes.push(probe);
+  }
+
+  let measurements: Measurements = {};
+  let plan = planOrFail(kind, request, probes, limits, measurements);
+  const engine = (job.engine as EngineName | null) ?? (await chooseEngine(x, kind, request, plan, probes, inputBytes, profiles, probeEngine));
+
+  const passCount = plan.passes.length;
+  const deadline = deps.clock() + deps.config.jobTimeoutMs;
+  const outputs: JobOutput[] = [];
+  const store = async (output: PlanOutput, body: ReadableStream<Uint8Array>, size: number | null) => {
+    if (outputs.length === 0) await renew({ stage: 'uploading' });
+    const key = outputKey(job.id, job.attempts, output.name);
+    x.stored.push(key);
+    const put = await deps.blobs.put(key, body, { contentType: output.contentType });
+    if (size !== null && put.size !== size) throw new Error('an output was stored with another size than the engine sent');
+    outputs.push({ name: output.name, key, size: put.size, content_type: output.contentType, sha256: put.sha256 });
+  };
+
+  let logTail = '';
+  if (passCount > 0) {
+    await renew({ stage: 'processing', percentage: plan.passes.every((pass) => pass.expectedDurationS) ? 0 : null });
+    // The passes run in order; each reports within its share of the percentage. A measuring pass's log feeds the
+    // kind, which then plans the later passes with the measured values.
+    let finished = 0;
+    for (let index = 0; index < passCount; index++) {
+      const pass = plan.passes[index]!;
+      const last = index === passCount - 1;
+      let lastWrite = 0;
+      const run = await space.run(engine, {
+        args: pass.args,
+        expectedDurationS: pass.expectedDurationS,
+        timeoutMs: Math.max(1, deadline - deps.clock()),
+        signal,
+        dirs: plan.dirs,
+        keep: last ? plan.outputs.filter((output) => !plan.files.some((file) => file.file === output.file)) : [],
+        store,
+        onProgress: (progress) => {
+          const now = deps.clock();
+          if (now - lastWrite < PROGRESS_WRITE_MS) return;
+          lastWrite = now;
+          void renew(weighted(progress, finished, pass.weight)).catch((error: unknown) =>
+            deps.log.warn('progress write failed', { job_id: job.id, error: String(error) }),
+          );
+        },
+      });
+      finished += pass.weight;
+      logTail = run.logTail;
+      if (pass.kind === 'measure') {
+        measurements = { ...measurements, ...kind.measure(run.logTail) };
+        plan = planOrFail(kind, request, probes, limits, measurements);
+        if (plan.passes.length !== passCount) throw new Error('a plan changed its passes after measuring');
+      }
+    }
+  }
+
+  // Text outputs the planner made itself (a sprite's WebVTT index).
+  for (const file of plan.files) {
+    const output = plan.outputs.find((o) => o.file === file.file);
+    if (output) await store(output, new Blob([file.text]).stream(), null);
+  }
+  // ffmpeg may write fewer numbered frames than planned (a variable frame rate input); that is the input's doing.
+  const missing = plan.outputs.find((output) => !outputs.some((stored) => stored.name === output.name));
+  if (missing) throw new JobFailure('OUTPUT_MISSING', `ffmpeg did not produce ${missing.name}.`, false, logTail);
+  // In the plan's order, whatever order the engine sent them in.
+  const order = plan.outputs.map((o) => o.name);
+  outputs.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
+
+  return { outputs, result: kind.result({ request, probes, plan, measurements, logTail }), logTail };
+}
+
+/**
+ * The engine for a job that was not routed at submission (its plan needed the probe): routing with what the probe
+ * told, recorded on the job with the reason. A kind with nothing to run stays on the engine that probed it.
+ */
+async function chooseEngine(
+  x: Execution,
+  kind: Kind<unknown>,
+  request: unknown,
+  plan: KindPlan,
+  probes: ProbeResult[],
+  inputBytes: number,
+  profiles: EngineProfile[],
+  probeEngine: EngineName,
+): Promise<EngineName> {
+  let engine = probeEngine;
+  let reason = `probed on ${probeEngine}`;
+  if (plan.passes.length > 0) {
+    const route = routeJob(
+      { requirements: plan.requirements, profile: profileOf({ plan, probe: probes[0] ?? null, request, inputBytes }), forced: kind.forcedEngine(request) },
+      profiles,
+    );
+    if (!route.ok) {
+      const missing = route.missing.map((m) => m.reason).join(', ');
+      throw new JobFailure(route.code, `No engine here can run this job${missing ? `: ${missing}` : ''}.`, false);
+    }
+    engine = route.engine;
+    reason = `${route.reason} (routed after the probe)`;
+  }
+  if (!(await transitions.assignEngine(x.deps.db, x.job.id, x.held, x.deps.clock(), engine, reason))) {
+    throw new JobFailure(LEASE_LOST, 'The job was cancelled or taken over.', false);
+  }
+  x.deps.changed(x.job.id);
+  return engine;
+}
+
+function planOrFail(kind: Kind<unknown>, request: unknown, probes: ProbeResult[], limits: Limits, measurements: Measurements): KindPlan {
+  const plan = kind.plan(request, probes, limits, measurements);
+  if (Array.isArray(plan)) {
     const first = plan[0];
     throw new JobFailure(first?.code ?? 'INVALID_REQUEST', first?.message ?? 'The request cannot be applied to this input.', false);
   }
@@ -30,12 +315,12 @@ export function weighted(progress: Progress, finished: number, weight: number): 
 }
 
 /** The limits of the tier of the key that owns the job. */
-export async function limitsOf(deps: { db: Db; config: Config }, job: Job): Promise<Limits> {
+async function limitsOf(deps: { db: Db; config: Config }, job: Job): Promise<Limits> {
   const key = await deps.db.select({ tier: apiKeys.tier }).from(apiKeys).where(eq(apiKeys.id, job.apiKeyId)).get();
   return limitsForTier(deps.config, key?.tier);
 }
 
-export function checkInputLimits(limits: Limits, probe: ProbeResult): void {
+function checkInputLimits(limits: Limits, probe: ProbeResult): void {
   if (probe.duration_s !== null && probe.duration_s > limits.inputDurationS) {
     throw new JobFailure('LIMIT_EXCEEDED', `The input is longer than the limit of ${limits.inputDurationS} s.`, false);
   }
@@ -46,10 +331,7 @@ export function checkInputLimits(limits: Limits, probe: ProbeResult): void {
   }
 }
 
-export const inputTooLarge = (limit: number) =>
-  new JobFailure('INPUT_TOO_LARGE', `The inputs exceed the limit of ${limit} bytes.`, false);
-
 /** Deletes what an attempt stored before it lost its job: the first completion wins, the rest leaves nothing. */
-export async function discard(blobs: BlobStore, keys: string[]): Promise<void> {
+async function discard(blobs: BlobStore, keys: string[]): Promise<void> {
   await Promise.all(keys.map((key) => blobs.delete(key).catch(() => undefined)));
 }

@@ -1,11 +1,11 @@
 /**
  * Creating a job: the idempotency claim, then one INSERT that also enforces the key's concurrent-job limit, so the
  * limit holds however many requests race (audit #23) and a retried request never makes a second job (audit #2).
+ * Refusals are domain errors (below); src/api/submit.ts says them to the client as problems.
  */
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { idempotency, jobs, type Job, type JobKind } from '../db/schema.js';
-import { problems, Problem } from '../problems.js';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
@@ -23,6 +23,25 @@ export interface NewJobInput {
   webhookUrl?: string | null;
   idempotency?: { key: string; requestHash: string };
   now: number;
+}
+
+/** The key already has its limit of jobs queued or processing. */
+export class ConcurrencyLimitError extends Error {
+  constructor(readonly limit: number) {
+    super(`this key already has ${limit} jobs queued or processing`);
+    this.name = 'ConcurrencyLimitError';
+  }
+}
+
+/**
+ * An Idempotency-Key that cannot make a job now: `in-progress` while the first request with it is still being
+ * created, `reused` when it came with a different body.
+ */
+export class IdempotencyError extends Error {
+  constructor(readonly reason: 'in-progress' | 'reused') {
+    super(reason === 'reused' ? 'the Idempotency-Key was used with a different request' : 'a request with this Idempotency-Key is in progress');
+    this.name = 'IdempotencyError';
+  }
 }
 
 export interface Created {
@@ -45,18 +64,11 @@ export async function createJob(db: Db, input: NewJobInput): Promise<Created> {
 
   if (claimed.length === 0) {
     const first = await db.select().from(idempotency).where(slot).get();
-    if (!first) throw problems.conflict('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is in progress.');
-    if (first.requestHash !== requestHash) {
-      throw problems.unprocessable(
-        'IDEMPOTENCY_KEY_REUSED',
-        'This Idempotency-Key was used with a different request body.',
-      );
-    }
-    if (first.jobId === null) {
-      throw problems.conflict('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed.');
-    }
+    if (!first) throw new IdempotencyError('in-progress');
+    if (first.requestHash !== requestHash) throw new IdempotencyError('reused');
+    if (first.jobId === null) throw new IdempotencyError('in-progress');
     const job = await db.select().from(jobs).where(eq(jobs.id, first.jobId)).get();
-    if (!job) throw problems.internal();
+    if (!job) throw new Error('an idempotency record names a job that does not exist');
     return { job, replayed: true };
   }
 
@@ -81,16 +93,8 @@ async function insertWithinLimit(db: Db, input: NewJobInput): Promise<Job> {
     WHERE (SELECT count(*) FROM jobs
            WHERE api_key_id = ${input.apiKeyId} AND status IN ('queued', 'processing')) < ${input.concurrentLimit}
     RETURNING id`);
-  if (inserted.length === 0) throw concurrencyLimited(input.concurrentLimit);
+  if (inserted.length === 0) throw new ConcurrencyLimitError(input.concurrentLimit);
   const job = await db.select().from(jobs).where(eq(jobs.id, input.id)).get();
-  if (!job) throw problems.internal();
+  if (!job) throw new Error('a job just inserted cannot be read');
   return job;
-}
-
-function concurrencyLimited(limit: number): Problem {
-  return problems.tooManyRequests(
-    'CONCURRENCY_LIMIT',
-    `This key already has ${limit} jobs queued or processing; wait for one to finish.`,
-    5,
-  );
 }

@@ -1,7 +1,7 @@
 /**
- * Why a job attempt failed, in words a client may read (audit #9), and whether another attempt could succeed.
- * Shared by runner.ts (Node, Deno) and edge-runner.ts (the Durable Object that runs jobs on Workers), so it has no
- * node: import.
+ * Why a job attempt failed, in words a client may read (audit #9), and whether another attempt could succeed: the
+ * one mapping from what went wrong (an engine's EngineError, a storage error, anything else) to a job's error.
+ * No node: import: every runtime runs the attempt pipeline.
  */
 import { EngineError } from '../engine/engine.js';
 
@@ -17,6 +17,18 @@ export class JobFailure extends Error {
     this.name = 'JobFailure';
   }
 }
+
+// ffmpeg prints strerror(ENOSPC) / strerror(EDQUOT) when a write fails; so does a worker's ffmpeg.
+const NO_SPACE_LOG = /No space left on device|Disk quota exceeded/;
+
+/** A write failed because a disk (the temp dir, the blob store) is full: the server's fault, not the input's. */
+export function isNoSpace(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+const storageFull = (logTail = '') =>
+  new JobFailure('STORAGE_FULL', 'The server ran out of disk space while running the job; it will be retried.', true, logTail);
 
 export function toJobFailure(error: unknown): JobFailure {
   if (error instanceof JobFailure) return error;
@@ -34,8 +46,10 @@ export function toJobFailure(error: unknown): JobFailure {
       case 'CANCELLED':
         return new JobFailure('CANCELLED', 'The job was cancelled.', false, error.logTail);
       default:
+        if (NO_SPACE_LOG.test(error.logTail)) return storageFull(error.logTail);
         return new JobFailure('FFMPEG_FAILED', error.safeMessage, false, error.logTail);
     }
   }
+  if (isNoSpace(error)) return storageFull();
   return new JobFailure('INTERNAL', 'The job failed because of an internal error.', true);
 }

@@ -5,7 +5,7 @@
 import type { Db } from '../db/client.js';
 import type { Job } from '../db/schema.js';
 import type { Dispatch, Logger } from '../platform.js';
-import { serialPump } from './pump.js';
+import { createRunning, serialPump } from './pump.js';
 import * as transitions from './transitions.js';
 
 export interface PoolOptions {
@@ -16,7 +16,8 @@ export interface PoolOptions {
   sweepIntervalMs: number;
   clock: () => number;
   log: Logger;
-  run: (job: Job, owner: string, shutdown: AbortSignal) => Promise<void>;
+  /** Runs one claimed job (the attempt pipeline); `shutdown` aborts when the stop's grace period is over. */
+  run: (job: Job, shutdown: AbortSignal) => Promise<unknown>;
   /** Called after a sweep changed jobs, so live streams can be told. */
   changed?: (jobIds: string[]) => Promise<void>;
 }
@@ -30,23 +31,15 @@ export interface Pool extends Dispatch {
 
 export function createPool(options: PoolOptions): Pool {
   const { db, owner, clock, log } = options;
-  const running = new Map<string, Promise<void>>();
-  const shutdown = new AbortController();
+  const running = createRunning(log, 'running jobs');
   let accepting = false;
   let timer: ReturnType<typeof setInterval> | undefined;
 
   async function fill(): Promise<void> {
-    while (accepting && running.size < options.size) {
+    while (accepting && running.size() < options.size) {
       const job = await transitions.claim(db, { owner, ms: options.leaseMs }, clock());
       if (!job) return;
-      const task = options
-        .run(job, owner, shutdown.signal)
-        .catch((error) => log.error('runner crashed', { job_id: job.id, error: error instanceof Error ? error.stack : String(error) }))
-        .finally(() => {
-          running.delete(job.id);
-          void pump();
-        });
-      running.set(job.id, task);
+      running.add(job.id, options.run(job, running.shutdown), () => void pump());
     }
   }
 
@@ -77,14 +70,8 @@ export function createPool(options: PoolOptions): Pool {
       accepting = false;
       clearInterval(timer);
       await pump.settled();
-      const all = Promise.allSettled([...running.values()]);
-      const graceOver = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref?.());
-      if ((await Promise.race([all, graceOver])) === 'timeout') {
-        log.warn('shutdown grace period over; returning running jobs to the queue', { jobs: [...running.keys()] });
-        shutdown.abort();
-        await all;
-      }
+      await running.drain(graceMs);
     },
-    running: () => running.size,
+    running: () => running.size(),
   };
 }

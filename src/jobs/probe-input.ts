@@ -14,6 +14,7 @@ import type { ProbedInput } from '../platform.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { resolveLocalPath } from '../storage/local-path.js';
 import { parseInputUri } from '../storage/uri.js';
+import { InputUnavailableError } from './inputs.js';
 
 /** Enough for the header of any ordinary file, and for an mp4 whose index is at the end up to this size. */
 export const PROBE_PREFIX_BYTES = 64 * 1024 * 1024;
@@ -62,13 +63,6 @@ export async function probeInput(deps: ProbeInputDeps, uri: string, signal: Abor
     return { probe: probe && partial ? scaleToWhole(probe, bytes) : probe, bytes, partial };
   } finally {
     await rm(dir, { recursive: true, force: true });
-  }
-}
-
-export class InputUnavailableError extends Error {
-  constructor() {
-    super('the input cannot be read');
-    this.name = 'InputUnavailableError';
   }
 }
 

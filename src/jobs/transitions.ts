@@ -3,22 +3,39 @@
  * state the change starts from, so two racing writers cannot both win (audits #1, #27). The job_events rows that
  * record a change are written by triggers in the same statement (see db/migrations/0001_job_event_triggers.sql).
  *
+ * An attempt's writes (renew, complete, fail, release, assignEngine) hold its job by the lease owner AND the version
+ * its claim made (`Held`): every transition bumps the version, renewals do not, so an attempt whose job was
+ * cancelled, swept or claimed again since — even by the same owner, say a process that re-claimed a job its own
+ * stalled attempt lost — can change nothing (DESIGN.md, Jobs).
+ *
  *   queued -> processing            claim()
- *   processing -> processing        renew() (lease + progress)
+ *   processing -> processing        renew() (lease + progress), assignEngine()
  *   processing -> completed         complete()   first completion wins
  *   processing -> failed | queued   fail()       queued again while attempts remain and the error is retryable
  *   queued | processing -> cancelled  cancel()
  *   processing (lease expired) -> queued | failed   sweep()
  *   processing -> queued (shutdown, no attempt charged)   release()
  */
-import { and, asc, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { jobs, type Job, type JobOutput } from '../db/schema.js';
 import type { Progress } from '../media/progress-types.js';
 
+/** What a claimer asks for: its owner name and the lease's length. */
 export interface Lease {
   owner: string;
   ms: number;
+}
+
+/** What an attempt holds once it has claimed its job: the owner it claimed as, at the version its claim made. */
+export interface Held extends Lease {
+  version: number;
+}
+
+/** The hold of the attempt that claimed `job` (the row a claim returned). */
+export function heldBy(job: Job, ms: number): Held {
+  if (job.status !== 'processing' || job.leaseOwner === null) throw new Error('a job that is not claimed has no holder');
+  return { owner: job.leaseOwner, version: job.version, ms };
 }
 
 const claimed = (lease: Lease, now: number) => ({
@@ -32,18 +49,22 @@ const claimed = (lease: Lease, now: number) => ({
   updatedAt: now,
 });
 
-/** Claims the next queued job (highest priority, then oldest) for a lease owner, or null when none is queued. */
-export async function claim(db: Db, lease: Lease, now: number, kinds?: readonly string[]): Promise<Job | null> {
+/**
+ * Claims the next queued job (highest priority, then oldest) for a lease owner, or null when none is queued.
+ * `nativeOnly`: only jobs routed to native ffmpeg or not routed yet (what a fleet of native workers can take).
+ */
+export async function claim(db: Db, lease: Lease, now: number, filter: { nativeOnly?: boolean } = {}): Promise<Job | null> {
+  const queued = eq(jobs.status, 'queued');
   const next = db
     .select({ id: jobs.id })
     .from(jobs)
-    .where(kinds ? and(eq(jobs.status, 'queued'), inArray(jobs.kind, kinds as Job['kind'][])) : eq(jobs.status, 'queued'))
+    .where(filter.nativeOnly ? and(queued, or(isNull(jobs.engine), eq(jobs.engine, 'native'))) : queued)
     .orderBy(desc(jobs.priority), asc(jobs.createdAt))
     .limit(1);
   const [job] = await db
     .update(jobs)
     .set(claimed(lease, now))
-    .where(and(inArray(jobs.id, next), eq(jobs.status, 'queued')))
+    .where(and(inArray(jobs.id, next), queued))
     .returning();
   return job ?? null;
 }
@@ -58,8 +79,8 @@ export async function claimById(db: Db, id: string, lease: Lease, now: number): 
   return job ?? null;
 }
 
-const owned = (id: string, owner: string) =>
-  and(eq(jobs.id, id), eq(jobs.status, 'processing'), eq(jobs.leaseOwner, owner));
+const owned = (id: string, held: Held) =>
+  and(eq(jobs.id, id), eq(jobs.status, 'processing'), eq(jobs.leaseOwner, held.owner), eq(jobs.version, held.version));
 
 /**
  * Extends the lease and records progress. False means the job is no longer ours (cancelled, or re-queued after our
@@ -68,11 +89,11 @@ const owned = (id: string, owner: string) =>
 export async function renew(
   db: Db,
   id: string,
-  lease: Lease,
+  held: Held,
   now: number,
   progress?: Partial<Progress>,
 ): Promise<boolean> {
-  const set: Partial<typeof jobs.$inferInsert> = { leaseUntil: now + lease.ms, updatedAt: now };
+  const set: Partial<typeof jobs.$inferInsert> = { leaseUntil: now + held.ms, updatedAt: now };
   if (progress) {
     if (progress.stage !== undefined) set.progressStage = progress.stage;
     if (progress.fps !== undefined) set.progressFps = progress.fps;
@@ -89,7 +110,20 @@ export async function renew(
         ? {}
         : { progressPercentage: sql`max(coalesce(${jobs.progressPercentage}, 0), ${progress.percentage})` }),
     })
-    .where(owned(id, lease.owner))
+    .where(owned(id, held))
+    .returning({ id: jobs.id });
+  return rows.length === 1;
+}
+
+/**
+ * Records the engine an attempt chose for a job that was not routed at submission (its plan needed the probe), and
+ * why; false when the job is no longer the attempt's.
+ */
+export async function assignEngine(db: Db, id: string, held: Held, now: number, engine: string, reason: string): Promise<boolean> {
+  const rows = await db
+    .update(jobs)
+    .set({ engine, engineReason: reason, updatedAt: now })
+    .where(owned(id, held))
     .returning({ id: jobs.id });
   return rows.length === 1;
 }
@@ -98,7 +132,7 @@ export async function renew(
 export async function complete(
   db: Db,
   id: string,
-  owner: string,
+  held: Held,
   now: number,
   done: { outputs: JobOutput[]; result?: Record<string, unknown>; logTail?: string },
 ): Promise<Job | null> {
@@ -118,7 +152,7 @@ export async function complete(
       updatedAt: now,
       version: sql`${jobs.version} + 1`,
     })
-    .where(owned(id, owner))
+    .where(owned(id, held))
     .returning();
   return job ?? null;
 }
@@ -130,7 +164,7 @@ export async function complete(
 export async function fail(
   db: Db,
   id: string,
-  owner: string,
+  held: Held,
   now: number,
   error: { code: string; message: string; retryable: boolean; logTail?: string },
 ): Promise<Job | null> {
@@ -149,7 +183,7 @@ export async function fail(
       updatedAt: now,
       version: sql`${jobs.version} + 1`,
     })
-    .where(owned(id, owner))
+    .where(owned(id, held))
     .returning();
   return job ?? null;
 }
@@ -215,7 +249,7 @@ export async function sweep(db: Db, now: number, id?: string): Promise<Job[]> {
  * Gives a job back to the queue without charging an attempt: the worker is shutting down, not failing. Returns
  * false when the job was no longer ours.
  */
-export async function release(db: Db, id: string, owner: string, now: number): Promise<boolean> {
+export async function release(db: Db, id: string, held: Held, now: number): Promise<boolean> {
   const rows = await db
     .update(jobs)
     .set({
@@ -227,7 +261,7 @@ export async function release(db: Db, id: string, owner: string, now: number): P
       updatedAt: now,
       version: sql`${jobs.version} + 1`,
     })
-    .where(owned(id, owner))
+    .where(owned(id, held))
     .returning({ id: jobs.id });
   return rows.length === 1;
 }

@@ -28,6 +28,7 @@ import {
   knownDuration,
   positiveInt,
   type Composer,
+  type Measurements,
   type GeneratedFile,
   type OutputTarget,
   type PassMode,
@@ -36,14 +37,14 @@ import {
   type Stage,
 } from './ops/context.js';
 import { OPERATIONS, REPEATABLE } from './ops/index.js';
-import type { Measurements } from './ops/loudnorm.js';
 import { applyOutputResolution, evenFrame, outputRateArgs } from './output-video.js';
 import type { PlanProblem } from './problems.js';
 
 export type { PlanProblem, PlanProblemCode } from './problems.js';
 export type { GeneratedFile, PlanOutput } from './ops/context.js';
 export { INPUT_FILE, inputsOf, type PlanInput } from './inputs.js';
-export { measurementsFrom, type Measurements } from './ops/loudnorm.js';
+export { measurementsFrom } from './ops/loudnorm.js';
+export type { Measurements } from './ops/context.js';
 export { MAX_LONG_SIDE, MAX_SHORT_SIDE } from './limits.js';
 
 /** Every ffmpeg run starts like this: no banner, no stdin, machine-readable progress on stdout only. */

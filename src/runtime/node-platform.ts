@@ -4,28 +4,32 @@
  * one per job at submission; the pool runs each job on the engine it was routed to. Used by the node and deno
  * entries and by tests, which start it on a temp dir.
  */
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { uuidv7 } from 'uuidv7';
-import { loadConfig, type Config } from '../config.js';
-import { createNativeEngine } from '../engine/native.js';
-import type { Engine, EngineCapabilities } from '../engine/engine.js';
-import type { Job } from '../db/schema.js';
-import { probeInput } from '../jobs/probe-input.js';
-import { NODE_STARTUP_MS, SPEED_MODELS } from '../media/estimate.js';
-import type { EngineProfile } from '../media/routing.js';
 import { WASM_EXCLUDED } from '../../wasm/capabilities.js';
 import { createWasmEngine, type WasmEngine } from '../../wasm/node-engine.js';
+import { loadConfig, loadFleetConfig, type Config } from '../config.js';
+import { EngineError, type Engine, type EngineCapabilities, type ProbeResult } from '../engine/engine.js';
+import { createNativeEngine } from '../engine/native.js';
+import { claimProcessDir } from '../engine/process-dir.js';
+import { runAttempt, type AttemptDeps } from '../jobs/attempt.js';
+import { fileWorkspace, materialise } from '../jobs/file-workspace.js';
+import { createFleet, withFleet } from '../jobs/fleet.js';
+import { storageInputs, type OpenedInput } from '../jobs/inputs.js';
 import { createLocalCoordinator, type LocalCoordinator } from '../jobs/local-coordinator.js';
+import { localInputs } from '../jobs/local-inputs.js';
 import { createPool, type Pool } from '../jobs/pool.js';
-import { fleetFromEnv, withFleet } from '../jobs/fleet.js';
-import { runJob } from '../jobs/runner.js';
+import { probeInput } from '../jobs/probe-input.js';
+import { streamWorkspace } from '../jobs/stream-workspace.js';
+import { NODE_STARTUP_MS, SPEED_MODELS } from '../media/estimate.js';
+import type { EngineProfile } from '../media/routing.js';
 import { consoleLogger, type LocalFiles, type Logger, type Platform } from '../platform.js';
-import { LocalPathError, resolveLocalPath } from '../storage/local-path.js';
 import { bootstrapAdminKey } from '../security/api-keys.js';
 import { createMemoryLimiter } from '../security/memory-limiter.js';
 import { createLocalBlobStore } from '../storage/local.js';
+import { LocalPathError, resolveLocalPath } from '../storage/local-path.js';
 import { openLibsql, type OpenedDb } from './libsql.js';
 
 export interface NodePlatform extends Platform {
@@ -57,9 +61,10 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
   const blobRoot = resolve(env.FFEDGE_BLOB_DIR ?? join(dataDir, 'blobs'));
   const tmpParent = resolve(env.FFEDGE_TMP_DIR ?? join(tmpdir(), 'ffedge'));
   await mkdir(blobRoot, { recursive: true });
-  await removeDeadWorkspaces(tmpParent);
-  // Each process works in a dir named after its pid, so a later process can tell a crashed one's leftovers.
-  const tmpRoot = await mkdtemp(join(tmpParent, `${process.pid}-`));
+  // A dir of this process's own; what a crashed one left behind (files, a running ffmpeg) goes first.
+  const claimed = await claimProcessDir(tmpParent);
+  if (claimed.orphansKilled > 0) log.warn('ended ffmpeg processes a dead server left running', { count: claimed.orphansKilled });
+  const tmpRoot = claimed.dir;
 
   const opened: OpenedDb = await openLibsql(dbUrl, env.FFEDGE_DB_AUTH_TOKEN);
   const { db } = opened;
@@ -82,33 +87,79 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
       : null;
   const engines = createEngineSet(engine, wasm, log);
   const owner = `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
-  // Native workers by URL (FFEDGE_WORKERS) take jobs besides the in-process pool: src/jobs/fleet.ts.
-  const fleet = fleetFromEnv(env, {
+  const inputs = storageInputs(blobs, config.localRoot ? localInputs(config.localRoot) : undefined);
+  const attempts: AttemptDeps = {
     db,
-    owner,
-    leaseMs: config.leaseMs,
-    pollMs: config.sweepIntervalMs,
+    blobs,
+    config,
     clock,
     log,
-    probeWith: engine,
-    anyEngine: config.poolSize === 0,
-    run: (job, leaseOwner, shutdown, remote) =>
-      runJob({ db, blobs, engine: remote, coordinator, config, clock, log, tmpRoot }, job, leaseOwner, shutdown),
+    changed: (jobId) => void coordinator.notify(jobId),
+    watch: (jobId, signal) => coordinator.subscribe(jobId, signal),
+  };
+  const files = fileWorkspace({
+    tmpRoot,
+    inputs,
+    engines: { profiles: () => engines.profiles(), get: (name) => (name === 'wasm' ? wasm : engine) },
   });
-  const pool = withFleet(fleet, createPool({
-    db,
-    size: config.poolSize,
-    owner,
-    leaseMs: config.leaseMs,
-    sweepIntervalMs: config.sweepIntervalMs,
-    clock,
-    log,
-    run: async (job, leaseOwner, shutdown) =>
-      runJob({ db, blobs, engine: await engines.forJob(job), coordinator, config, clock, log, tmpRoot }, job, leaseOwner, shutdown),
-    changed: async (ids) => {
-      for (const id of ids) await coordinator.notify(id);
-    },
-  }));
+
+  // Native workers by URL (FFEDGE_WORKERS) take jobs besides the in-process pool: src/jobs/fleet.ts. A job sent to a
+  // worker streams its inputs there and its outputs back (a stream workspace); it is probed here when this host has
+  // ffprobe, which saves sending the inputs twice.
+  const fleetConfig = loadFleetConfig(env);
+  const fleet = fleetConfig
+    ? createFleet({
+        ...fleetConfig,
+        db,
+        owner,
+        leaseMs: config.leaseMs,
+        pollMs: config.sweepIntervalMs,
+        clock,
+        log,
+        anyEngine: config.poolSize === 0,
+        run: (job, shutdown, worker) => {
+          const workspace = streamWorkspace({
+            inputs,
+            // A worker's native ffmpeg runs whatever the job was routed to.
+            engines: { profiles: async () => fleetProfiles(await fleet!.capabilities()), connect: () => worker },
+            probeHere: (input, signal) => probeHere(input, signal),
+            log,
+          });
+          return runAttempt(attempts, workspace, job, { shutdown }).done;
+        },
+      })
+    : null;
+  const pool = withFleet(
+    fleet,
+    createPool({
+      db,
+      size: config.poolSize,
+      owner,
+      leaseMs: config.leaseMs,
+      sweepIntervalMs: config.sweepIntervalMs,
+      clock,
+      log,
+      run: (job, shutdown) => runAttempt(attempts, files, job, { shutdown }).done,
+      changed: async (ids) => {
+        for (const id of ids) await coordinator.notify(id);
+      },
+    }),
+  );
+
+  /** ffprobe on this host for a job a worker runs; null when there is none here (the worker probes then). */
+  async function probeHere(input: OpenedInput, signal: AbortSignal): Promise<ProbeResult | null> {
+    if (!(await engines.available()).some((found) => found.engine === engine)) return null;
+    const dir = await mkdtemp(join(tmpRoot, 'probe-'));
+    try {
+      await materialise(input, join(dir, 'input'), { budget: input.size, limit: input.size, signal });
+      return await engine.probe('input', { cwd: dir, signal, timeoutMs: 60_000 });
+    } catch (error) {
+      if (error instanceof EngineError && error.code === 'ENGINE_UNAVAILABLE') return null;
+      throw error;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
 
   return {
     runtime: typeof (globalThis as { Deno?: unknown }).Deno === 'undefined' ? 'node' : 'deno',
@@ -147,10 +198,8 @@ interface EngineSet {
   /** The engines whose capabilities could be read, native first. */
   available(): Promise<{ engine: Engine; capabilities: EngineCapabilities }[]>;
   profiles(): Promise<EngineProfile[]>;
-  /** Native when it is installed, else wasm: for probes and jobs routed before engines were known. */
+  /** Native when it is installed, else wasm: for the probes of estimates. */
   preferred(): Promise<Engine>;
-  /** The engine a job was routed to; for a job routed nowhere, native when it is installed, else wasm. */
-  forJob(job: Pick<Job, 'engine'>): Promise<Engine>;
 }
 
 /**
@@ -176,10 +225,9 @@ function createEngineSet(native: Engine, wasm: WasmEngine | null, log: Logger): 
     const listed = await Promise.all(all.map(async (engine) => ({ engine, capabilities: await capabilitiesOf(engine) })));
     return listed.filter((entry): entry is { engine: Engine; capabilities: EngineCapabilities } => entry.capabilities !== null);
   };
-  const preferred = async () => (await available())[0]?.engine ?? native;
   return {
     available,
-    preferred,
+    preferred: async () => (await available())[0]?.engine ?? native,
     async profiles() {
       return (await available()).map(({ engine, capabilities }) =>
         engine === wasm
@@ -191,17 +239,19 @@ function createEngineSet(native: Engine, wasm: WasmEngine | null, log: Logger): 
               startupMs: NODE_STARTUP_MS.wasm,
               speed: SPEED_MODELS.wasm,
             }
-          : { name: 'native' as const, capabilities, memoryLimitBytes: null, startupMs: NODE_STARTUP_MS.native, speed: SPEED_MODELS.native },
+          : nativeProfile(capabilities, NODE_STARTUP_MS.native),
       );
     },
-    // Called between claiming a job and starting its lease renewals: it must not wait for the wasm listing.
-    async forJob(job) {
-      if (job.engine === 'wasm' && wasm) return wasm;
-      if (job.engine === 'native') return native;
-      // Not routed (probes, jobs queued before routing): native unless it is known to be missing.
-      return (await capabilitiesOf(native)) !== null || !wasm ? native : wasm;
-    },
   };
+}
+
+function nativeProfile(capabilities: EngineCapabilities, startupMs: number): EngineProfile {
+  return { name: 'native', capabilities, memoryLimitBytes: null, startupMs, speed: SPEED_MODELS.native };
+}
+
+/** What routing knows of the fleet: its workers' native ffmpeg, reached over the network. */
+function fleetProfiles(capabilities: EngineCapabilities | null): EngineProfile[] {
+  return capabilities ? [nativeProfile(capabilities, NODE_STARTUP_MS.native)] : [];
 }
 
 function envInt(env: Record<string, string | undefined>, name: string, fallback: number, min: number, max: number): number {
@@ -222,23 +272,4 @@ function localFiles(root: string): LocalFiles {
       }
     },
   };
-}
-
-/** Removes the temp dirs of processes on this host that died without cleaning up (SIGKILL, power loss). */
-async function removeDeadWorkspaces(parent: string): Promise<void> {
-  await mkdir(parent, { recursive: true });
-  for (const entry of await readdir(parent)) {
-    const pid = Number(/^(\d+)-/.exec(entry)?.[1]);
-    if (!pid || pid === process.pid || isAlive(pid)) continue;
-    await rm(join(parent, entry), { recursive: true, force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

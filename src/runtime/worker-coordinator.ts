@@ -9,10 +9,9 @@
  * If the socket ends without close() (the object was reset or redeployed), next() answers true once, so the caller
  * re-reads the database, and the following call subscribes again.
  */
-import type { JobCoordinator } from '../../durable-objects/job-coordinator.js';
 import type { Coordinator, Subscription } from '../platform.js';
 
-type Namespace = DurableObjectNamespace<JobCoordinator>;
+type Namespace = Env['JOB_COORDINATOR'];
 
 /** Never routed anywhere: a Durable Object's fetch gets whatever URL it is given; the path documents the call. */
 const SUBSCRIBE_URL = 'https://job-coordinator.internal/subscribe';

@@ -10,19 +10,19 @@
  * the same way. What each can do is asked of the engine itself (GET /v1/capabilities), once per isolate; the
  * Transcoder keeps its answer in its own storage so that routing does not start a container to learn it again.
  */
-import type { Transcoder } from '../../durable-objects/transcoder.js';
 import { WASM_EXCLUDED } from '../../wasm/capabilities.js';
 import type { Job } from '../db/schema.js';
-import type { EngineCapabilities } from '../engine/engine.js';
-import type { EdgeEngine } from '../jobs/edge-runner.js';
-import { SPEED_MODELS, type EngineName } from '../media/estimate.js';
+import type { EngineCapabilities, EngineName } from '../engine/engine.js';
+import { capabilitiesOf, type EngineEndpoint } from '../engine/protocol-client.js';
+import { SPEED_MODELS } from '../media/estimate.js';
 import type { EngineProfile } from '../media/routing.js';
 import type { Logger } from '../platform.js';
 
+/** The engines' bindings; either may be absent (a deployment without a wasm Worker, or without containers). */
 export interface EngineBindings {
   /** Service binding to the wasm Worker. */
-  WASM?: Fetcher;
-  TRANSCODER?: DurableObjectNamespace<Transcoder>;
+  WASM?: Env['WASM'];
+  TRANSCODER?: Env['TRANSCODER'];
   /** The secret both engines accept as `Authorization: Bearer`. */
   FFEDGE_WORKER_TOKEN?: string;
 }
@@ -45,11 +45,8 @@ export interface WorkerEngines {
   capabilities(): Promise<EngineCapabilities[]>;
   profiles(): Promise<EngineProfile[]>;
   /** A connection for one job attempt; null when the deployment has no such engine. */
-  connect(name: EngineName, job: Pick<Job, 'id' | 'attempts'>): EdgeEngine | null;
+  connect(name: EngineName, job: Pick<Job, 'id' | 'attempts'>): EngineEndpoint | null;
 }
-
-/** Sent by the wasm Worker and the native worker; the host is never resolved (the binding decides). */
-const CAPABILITIES_URL = 'http://engine/v1/capabilities';
 
 export function createWorkerEngines(env: EngineBindings, log: Logger): WorkerEngines {
   const token = env.FFEDGE_WORKER_TOKEN ?? '';
@@ -69,17 +66,10 @@ export function createWorkerEngines(env: EngineBindings, log: Logger): WorkerEng
     return pending;
   };
 
-  const wasm = () =>
-    env.WASM
-      ? ask('wasm', async () => {
-          const response = await env.WASM!.fetch(CAPABILITIES_URL, { headers: { authorization: `Bearer ${token}` } });
-          if (response.status !== 200) {
-            await response.body?.cancel();
-            throw new Error(`wasm worker capabilities: ${response.status}`);
-          }
-          return checked(await response.json());
-        })
-      : Promise.resolve(null);
+  const wasmEndpoint = (service: Fetcher): EngineEndpoint =>
+    // ffmpeg.wasm runs synchronously in the wasm Worker: it cannot write a line until a run ends.
+    ({ name: 'wasm', token, silenceMs: null, fetch: (request) => service.fetch(request) });
+  const wasm = () => (env.WASM ? ask('wasm', () => capabilitiesOf(wasmEndpoint(env.WASM!))) : Promise.resolve(null));
   const native = () => {
     const namespace = env.TRANSCODER;
     return namespace
@@ -119,12 +109,7 @@ export function createWorkerEngines(env: EngineBindings, log: Logger): WorkerEng
     },
 
     connect(name, job) {
-      if (name === 'wasm') {
-        const service = env.WASM;
-        if (!service) return null;
-        // ffmpeg.wasm runs synchronously in the wasm Worker: it cannot write a line until a run ends.
-        return { name, token, silenceMs: null, fetch: (request) => service.fetch(request) };
-      }
+      if (name === 'wasm') return env.WASM ? wasmEndpoint(env.WASM) : null;
       const namespace = env.TRANSCODER;
       if (!namespace) return null;
       // A container per attempt: a retry never lands on the container that failed it.

@@ -3,13 +3,11 @@
  * and the engines (the wasm Worker and the Transcoder container, src/runtime/worker-engines.ts). Everything here
  * only wraps bindings; the same app (src/app.ts) runs on top.
  *
- * A submitted job is routed among the engines (src/api/route.ts with `routing()`), stored, and sent to the JOBS
+ * A submitted job is routed among the engines (src/api/engine-choice.ts with `routing()`), stored, and sent to the JOBS
  * queue; the queue consumer (src/runtime/worker.ts) hands it to its JobCoordinator, which runs it.
  */
 import { drizzle } from 'drizzle-orm/d1';
 import { uuidv7 } from 'uuidv7';
-import type { JobCoordinator } from '../../durable-objects/job-coordinator.js';
-import type { Transcoder } from '../../durable-objects/transcoder.js';
 import type { RateLimiter } from '../../durable-objects/rate-limiter.js';
 import { createApp, type App } from '../app.js';
 import { loadConfig } from '../config.js';
@@ -20,39 +18,7 @@ import { bootstrapAdminKey } from '../security/api-keys.js';
 import { createR2BlobStore } from '../storage/r2.js';
 import { createDurableCoordinator } from './worker-coordinator.js';
 import { createWorkerEngines } from './worker-engines.js';
-
-/** A message on the JOBS queue: only the id; the consumer reads the job from D1, the source of truth. */
-export interface JobMessage {
-  id: string;
-}
-
-/** The bindings wrangler.toml declares, plus the FFEDGE_* variables of `[vars]` (and secrets). */
-export interface WorkerBindings {
-  DB: D1Database;
-  BLOBS: R2Bucket;
-  JOB_COORDINATOR: DurableObjectNamespace<JobCoordinator>;
-  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
-  JOBS: Queue<JobMessage>;
-  /** Service binding to the wasm Worker (wasm/wrangler.toml); absent: no wasm engine. */
-  WASM?: Fetcher;
-  /** The Transcoder Container class; absent: no native engine. */
-  TRANSCODER?: DurableObjectNamespace<Transcoder>;
-}
-
-export type WorkerEnv = WorkerBindings & Record<string, unknown>;
-
-declare global {
-  // Types `env` from 'cloudflare:workers' (the Worker and its tests) with the bindings above.
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Cloudflare {
-    interface Env extends WorkerBindings {}
-  }
-}
-
-/** The string-valued entries of env: `[vars]` and secrets, without the bindings. */
-export function varsOf(env: object): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
-}
+import { varsOf, type JobMessage, type WorkerEnv } from './worker-env.js';
 
 function durableLimiter(namespace: DurableObjectNamespace<RateLimiter>): Limiter {
   return {
@@ -66,7 +32,7 @@ function durableLimiter(namespace: DurableObjectNamespace<RateLimiter>): Limiter
 export function createWorkerPlatform(env: WorkerEnv): Platform {
   // `local:` inputs name files on a server's disk; a Worker has none, whatever the variables say.
   const config = { ...loadConfig(varsOf(env)), localRoot: null };
-  const engines = createWorkerEngines(env as WorkerEnv & { FFEDGE_WORKER_TOKEN?: string }, consoleLogger);
+  const engines = createWorkerEngines(env, consoleLogger);
   return {
     runtime: 'workers',
     db: drizzle(env.DB, { schema }) as unknown as Db,

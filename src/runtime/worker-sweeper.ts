@@ -13,7 +13,7 @@ import type { Db } from '../db/client.js';
 import { jobs } from '../db/schema.js';
 import * as transitions from '../jobs/transitions.js';
 import type { Coordinator } from '../platform.js';
-import type { JobMessage } from './worker-platform.js';
+import type { JobMessage } from './worker-env.js';
 
 /** Longer than the longest retry backoff of a coordinator (5 min), so a retry it owes is not raced. */
 export const STALE_QUEUED_MS = 10 * 60_000;

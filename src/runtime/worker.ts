@@ -12,7 +12,8 @@
  */
 import { problems } from '../problems.js';
 import { consoleLogger } from '../platform.js';
-import { createWorkerApp, type JobMessage, type WorkerApp, type WorkerEnv } from './worker-platform.js';
+import type { JobMessage, WorkerEnv } from './worker-env.js';
+import { createWorkerApp, type WorkerApp } from './worker-platform.js';
 import { sweepJobs } from './worker-sweeper.js';
 
 export { JobCoordinator } from '../../durable-objects/job-coordinator.js';

@@ -1,8 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { NAMED_RESOLUTIONS } from '../media/formats.js';
-import { METADATA_KEYS } from '../media/ops/metadata.js';
 import { HEX_COLOR, NAMED_COLORS, POSITIONS } from '../media/ops/shared.js';
-import { FONTS } from '../media/ops/text.js';
+import { FONTS, METADATA_KEYS } from '../media/vocabulary.js';
 import { decimal, freeText, StorageUri, TimeValue } from './values.js';
 
 /**

@@ -8,7 +8,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import type { Db } from '../../src/db/client.js';
 import * as schema from '../../src/db/schema.js';
 import { loadConfig } from '../../src/config.js';
-import { varsOf } from '../../src/runtime/worker-platform.js';
+import { varsOf } from '../../src/runtime/worker-env.js';
 import { createKey, type Scope } from '../../src/security/api-keys.js';
 import { contractSuite } from './suite.js';
 

@@ -9,7 +9,19 @@ import type { Operation, OperationType } from '../../schemas/operations.js';
 import type { FormatSpec } from '../formats.js';
 import { GraphBuilder, StreamPipe } from '../graph.js';
 import type { PlanProblem } from '../problems.js';
-import type { Measurements } from './loudnorm.js';
+
+export interface LoudnormMeasurement {
+  input_i: number;
+  input_tp: number;
+  input_lra: number;
+  input_thresh: number;
+  target_offset: number;
+}
+
+/** What measuring runs found; passed back to the planner for the final run. */
+export interface Measurements {
+  loudnorm?: LoudnormMeasurement | null;
+}
 
 export interface Frame {
   /** null while unknown: before the probe, or when the probe did not say. */

@@ -6,20 +6,7 @@
  * -inf) falls back to one-pass dynamic normalisation. loudnorm works at 192 kHz, so the stream is brought back to its rate.
  */
 import { filter } from '../graph.js';
-import type { OperationModule } from './context.js';
-
-export interface LoudnormMeasurement {
-  input_i: number;
-  input_tp: number;
-  input_lra: number;
-  input_thresh: number;
-  target_offset: number;
-}
-
-/** What measuring runs found; passed back to the planner for the final run. */
-export interface Measurements {
-  loudnorm?: LoudnormMeasurement | null;
-}
+import type { LoudnormMeasurement, Measurements, OperationModule } from './context.js';
 
 export const loudnorm: OperationModule<'loudnorm'> = {
   stage: 'edit',

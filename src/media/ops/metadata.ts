@@ -5,25 +5,8 @@
  */
 import { normaliseText } from '../text.js';
 import type { OperationModule } from './context.js';
+import { METADATA_KEYS } from '../vocabulary.js';
 
-export const METADATA_KEYS = [
-  'title',
-  'artist',
-  'album',
-  'album_artist',
-  'composer',
-  'genre',
-  'date',
-  'track',
-  'disc',
-  'comment',
-  'description',
-  'synopsis',
-  'copyright',
-  'publisher',
-  'language',
-  'encoded_by',
-] as const;
 
 export const metadata: OperationModule<'metadata'> = {
   stage: 'tags',

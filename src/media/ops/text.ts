@@ -9,8 +9,8 @@ import { normaliseText } from '../text.js';
 import { TimeParseError, parseTimeSeconds } from '../time.js';
 import { colorArg, placement } from './shared.js';
 import type { OperationModule } from './context.js';
+import { FONTS } from '../vocabulary.js';
 
-export const FONTS = ['sans', 'serif', 'mono'] as const;
 const FONT_FAMILIES: Readonly<Record<(typeof FONTS)[number], string>> = { sans: 'Sans', serif: 'Serif', mono: 'Monospace' };
 
 export const text: OperationModule<'text'> = {

@@ -1,16 +1,19 @@
 /**
- * The fleet dispatcher (src/jobs/fleet.ts): FFEDGE_WORKERS parsing, slots per worker, which jobs it takes, and the
- * circuit breaker, against a fake worker fetch and a real libSQL file.
+ * The fleet dispatcher (src/jobs/fleet.ts): FFEDGE_WORKERS parsing (config.ts), slots per worker, which jobs it
+ * takes, and the circuit breaker, against a fake worker fetch and a real libSQL file.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uuidv7 } from 'uuidv7';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { loadFleetConfig, parseWorkers } from '../../../src/config.js';
 import type { Job } from '../../../src/db/schema.js';
-import type { Engine } from '../../../src/engine/engine.js';
+import { EngineError } from '../../../src/engine/engine.js';
+import { runRemote, type EngineEndpoint } from '../../../src/engine/protocol-client.js';
+import type { AttemptOutcome } from '../../../src/jobs/attempt.js';
 import { createJob } from '../../../src/jobs/create.js';
-import { createFleet, fleetFromEnv, parseWorkers, withFleet, type Fleet } from '../../../src/jobs/fleet.js';
+import { createFleet, withFleet, type Fleet } from '../../../src/jobs/fleet.js';
 import { tempDb } from '../../helpers/db.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -25,6 +28,7 @@ beforeEach(async () => {
   cwd = await mkdtemp(join(tmpdir(), 'ffedge-fleet-unit-'));
 });
 afterEach(async () => {
+  vi.restoreAllMocks();
   await fleet?.stop(0);
   fleet = null;
   await store.close();
@@ -76,10 +80,10 @@ describe('FFEDGE_WORKERS', () => {
   });
 
   it('is off without workers and refuses workers without a token', () => {
-    const deps = { db: store.db, owner: 'o', leaseMs: 1000, pollMs: 1000, clock: Date.now, log: quiet, run: async () => {} };
-    expect(fleetFromEnv({}, deps)).toBeNull();
-    expect(() => fleetFromEnv({ FFEDGE_WORKERS: A }, deps)).toThrow(/FFEDGE_WORKER_TOKEN/);
-    expect(() => fleetFromEnv({ FFEDGE_WORKERS: A, FFEDGE_WORKER_TOKEN: 'short' }, deps)).toThrow(/FFEDGE_WORKER_TOKEN/);
+    expect(loadFleetConfig({})).toBeNull();
+    expect(() => loadFleetConfig({ FFEDGE_WORKERS: A })).toThrow(/FFEDGE_WORKER_TOKEN/);
+    expect(() => loadFleetConfig({ FFEDGE_WORKERS: A, FFEDGE_WORKER_TOKEN: 'short' })).toThrow(/FFEDGE_WORKER_TOKEN/);
+    expect(loadFleetConfig({ FFEDGE_WORKERS: A, FFEDGE_WORKER_TOKEN: 'x'.repeat(16) })).toMatchObject({ healthIntervalMs: 5_000, cooldownMs: 30_000 });
   });
 });
 
@@ -100,7 +104,7 @@ describe('fleet dispatch', () => {
       clock: Date.now,
       log: quiet,
       fetch: fakeWorkers({ [A]: true, [B]: true }),
-      run: (job) => new Promise<void>((release) => started.push({ job, release })),
+      run: (job) => new Promise<AttemptOutcome>((release) => started.push({ job, release: () => release({ status: 'completed' }) })),
     });
     const wasm = await queue('wasm');
     const native = [await queue(null), await queue('native'), await queue(null), await queue('native')];
@@ -137,7 +141,10 @@ describe('fleet dispatch', () => {
       log: quiet,
       fetch: fakeWorkers({ [A]: true }),
       anyEngine: true,
-      run: async (job) => void started.push(job),
+      run: async (job) => {
+        started.push(job);
+        return { status: 'completed' };
+      },
     });
     const wasm = await queue('wasm');
     fleet.start();
@@ -145,7 +152,10 @@ describe('fleet dispatch', () => {
   });
 
   it('a worker that loses a run or fails its health check is left out for the cool-down, then back after a passing check', async () => {
+    // The breaker keeps time by Date.now(): only that is stood still; timers run as they do.
     let now = 1_000_000;
+    vi.spyOn(Date, 'now').mockImplementation(() => now);
+    const advance = (ms: number) => void (now += ms);
     const up: Record<string, boolean> = { [A]: true };
     const outcomes: string[] = [];
     fleet = createFleet({
@@ -157,12 +167,18 @@ describe('fleet dispatch', () => {
       pollMs: 20,
       healthIntervalMs: 20,
       cooldownMs: 30_000,
-      clock: () => now,
+      clock: Date.now,
       log: quiet,
       fetch: fakeWorkers(up),
-      run: async (_job, _owner, _shutdown, engine: Engine) => {
+      run: async (_job, _shutdown, worker: EngineEndpoint): Promise<AttemptOutcome> => {
         // The fake worker answers 503: the run fails as the worker's fault.
-        await engine.run({ args: ['-version'], cwd, expectedDurationS: null, timeoutMs: 1000, signal: new AbortController().signal }).catch((e) => outcomes.push(e.code));
+        const run = { args: ['-version'], expectedDurationS: null, timeoutMs: 1000, inputs: [], signal: new AbortController().signal, onOutput: async () => {} };
+        const code = await runRemote(worker, run).then(
+          () => 'done',
+          (e: EngineError) => e.code,
+        );
+        outcomes.push(code);
+        return { status: 'failed', requeued: true, code };
       },
     });
     const ready = () => fleet!.readiness.check(new AbortController().signal).then(() => true, () => false);
@@ -180,9 +196,9 @@ describe('fleet dispatch', () => {
     expect(fleet.status()[0]!.state).toBe('down');
 
     // After the cool-down, a passing health check closes the breaker and the waiting job runs (and is refused again).
-    now += 30_001;
+    advance(30_001);
     await expect.poll(() => outcomes).toEqual(['ENGINE_UNAVAILABLE', 'ENGINE_UNAVAILABLE']);
-    now += 30_001;
+    advance(30_001);
     await expect.poll(() => fleet!.status()[0]!.state).toBe('up');
     expect(await ready()).toBe(true);
 
@@ -211,7 +227,7 @@ describe('fleet dispatch', () => {
       clock: Date.now,
       log: quiet,
       fetch: fakeWorkers({}),
-      run: async () => {},
+      run: async () => ({ status: 'completed' }),
     });
     const both = withFleet(fleet, pool);
     both.start();

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../../src/config.js';
 import { filter, renderFilters } from '../../../src/media/graph.js';
-import { METADATA_KEYS } from '../../../src/media/ops/metadata.js';
+import { METADATA_KEYS } from '../../../src/media/vocabulary.js';
 import { parseLoudnormMeasurement } from '../../../src/media/ops/loudnorm.js';
 import { inputsOf, planConvert, type ConvertPlan } from '../../../src/media/plan.js';
 import { textProblem } from '../../../src/media/text.js';

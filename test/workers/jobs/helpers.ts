@@ -4,7 +4,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import { inject } from 'vitest';
 import type { Db } from '../../../src/db/client.js';
 import * as schema from '../../../src/db/schema.js';
-import { probeRemote, type StreamEndpoint } from '../../../src/engine/remote-stream.js';
+import { probeRemote, type EngineEndpoint } from '../../../src/engine/protocol-client.js';
 import { createKey } from '../../../src/security/api-keys.js';
 import { readEvents, type SseEvent } from '../../helpers/sse.js';
 
@@ -66,7 +66,9 @@ export function dataOf(events: SseEvent[], type: string): Record<string, unknown
 }
 
 /** The wasm Worker, through the same binding the JobCoordinator uses: ffprobe for checking outputs. */
-export const wasmEngine: StreamEndpoint = {
+export const wasmEngine: EngineEndpoint = {
+  name: 'wasm',
+  silenceMs: null,
   token: inject('nativeWorker').token,
   fetch: (request) => (env as unknown as { WASM: Fetcher }).WASM.fetch(request),
 };

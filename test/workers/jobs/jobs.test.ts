@@ -15,7 +15,7 @@ import type { CoordinatorState } from '../../../durable-objects/job-coordinator.
 import { createJob } from '../../../src/jobs/create.js';
 import * as transitions from '../../../src/jobs/transitions.js';
 import entry from '../../../src/runtime/worker.js';
-import type { WorkerEnv } from '../../../src/runtime/worker-platform.js';
+import type { WorkerEnv } from '../../../src/runtime/worker-env.js';
 import { ConvertRequestSchema } from '../../../src/schemas/convert.js';
 import { api, coordinator, dataOf, db, eventually, media, nativeRunning, newKey, probeBytes } from './helpers.js';
 
@@ -176,7 +176,7 @@ describe('jobs on Workers', () => {
     const request = ConvertRequestSchema.parse({ input, output: LIGHT });
     await createJob(db, { id: jobId, apiKeyId, kind: 'convert', request, priority: 0, engine: 'wasm', maxAttempts: 1, concurrentLimit: 5, now: Date.now() });
     const owner = 'coordinator:lost';
-    await transitions.claimById(db, jobId, { owner, ms: 60_000 }, Date.now());
+    const held = transitions.heldBy((await transitions.claimById(db, jobId, { owner, ms: 60_000 }, Date.now()))!, 60_000);
     const stub = coordinator(jobId);
     await runInDurableObject(stub, async (_instance, state) => {
       state.storage.kv.put<CoordinatorState>('job', { phase: 'running', id: jobId, owner });
@@ -191,7 +191,7 @@ describe('jobs on Workers', () => {
     expect(waiting.alarm).toBeGreaterThan(Date.now() + 50_000);
 
     // Once it has expired, the only attempt is used up: failed, and nothing is sent to the queue.
-    await transitions.renew(db, jobId, { owner, ms: -1 }, Date.now());
+    await transitions.renew(db, jobId, { ...held, ms: -1 }, Date.now());
     expect(await runDurableObjectAlarm(stub)).toBe(true);
     const failed = await c.get(jobId);
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'ATTEMPTS_EXHAUSTED' } });
@@ -207,8 +207,8 @@ describe('jobs on Workers', () => {
     const request = ConvertRequestSchema.parse({ input, output: LIGHT });
     await createJob(db, { id: jobId, apiKeyId, kind: 'convert', request, priority: 0, engine: 'wasm', maxAttempts: 3, concurrentLimit: 5, now: Date.now() });
     const owner = 'coordinator:earlier';
-    await transitions.claimById(db, jobId, { owner, ms: 60_000 }, Date.now());
-    const requeued = await transitions.fail(db, jobId, owner, Date.now(), { code: 'ENGINE_UNAVAILABLE', message: 'No engine could run the job.', retryable: true });
+    const held = transitions.heldBy((await transitions.claimById(db, jobId, { owner, ms: 60_000 }, Date.now()))!, 60_000);
+    const requeued = await transitions.fail(db, jobId, held, Date.now(), { code: 'ENGINE_UNAVAILABLE', message: 'No engine could run the job.', retryable: true });
     expect(requeued?.status).toBe('queued');
     const stub = coordinator(jobId);
     await runInDurableObject(stub, async (_instance, state) => {

@@ -1,12 +1,13 @@
 /**
- * The file-system side of the worker protocol, shared by the worker (container/) and the RemoteEngine: listing a run
- * dir's files under their protocol paths, and writing a framed file into a dir with its path checked first.
+ * A run dir's files under their protocol paths (relative, '/'-separated), for every engine that works on a dir:
+ * the native worker (container/service.ts) lists what ffmpeg made and receives framed inputs into it, and the wasm
+ * engine on Node (wasm/node-engine.ts) lists what to copy into the core.
  */
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { isSafeRelativePath, ProtocolError, type FrameReader } from './remote-protocol.js';
+import { isSafeRelativePath, ProtocolError, type FrameReader } from './protocol.js';
 
 export interface ListedFile {
   /** The protocol path: relative to the dir, '/'-separated. */
@@ -16,8 +17,9 @@ export interface ListedFile {
 }
 
 /**
- * Regular files and directories under dir, depth-first in name order (a parent before its children). `followLinks` counts a symlink to a regular file as that file
- * (the runner links a `local:` input into the job dir); without it links are skipped. Names that are not safe
+ * Regular files and directories under dir, depth-first in name order (a parent before its children).
+ * `followLinks` counts a symlink to a regular file as that file (a job's `local:` input is linked into its dir);
+ * without it links are skipped. Names that are not safe
  * protocol paths are returned in `unsafe` so the caller decides.
  */
 export async function listFiles(

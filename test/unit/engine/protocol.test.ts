@@ -1,18 +1,22 @@
 /**
- * The worker protocol (src/engine/remote-protocol.ts), the native worker (container/worker.ts) and the RemoteEngine
- * against it over real HTTP on 127.0.0.1, with real ffmpeg on tiny media.
+ * The engine protocol (src/engine/protocol.ts), the native engine service (container/service.ts) and the protocol's
+ * client (src/engine/protocol-client.ts) against it over real HTTP on 127.0.0.1, with real ffmpeg on tiny media.
  */
 import { serve, type ServerType } from '@hono/node-server';
+import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkerApp, type WorkerApp } from '../../../container/worker.js';
+import { createNativeService } from '../../../container/service.js';
 import { EngineError, type RunSpec } from '../../../src/engine/engine.js';
+import { listFiles, openFile } from '../../../src/engine/files.js';
 import { createNativeEngine } from '../../../src/engine/native.js';
-import { createRemoteEngine } from '../../../src/engine/remote.js';
-import { encodeLine, frameBody, FrameReader, isSafeRelativePath, ProtocolError } from '../../../src/engine/remote-protocol.js';
+import { capabilitiesOf, httpEndpoint, probeRemote, runRemote, type EngineEndpoint } from '../../../src/engine/protocol-client.js';
+import type { EngineService } from '../../../src/engine/protocol-server.js';
+import { encodeLine, frameBody, FrameReader, isSafeRelativePath, ProtocolError } from '../../../src/engine/protocol.js';
 import type { Progress } from '../../../src/media/progress-types.js';
 import { ffprobe, makeClip } from '../../helpers/media.js';
 import { ffmpegPidsUnder } from '../../helpers/procs.js';
@@ -27,14 +31,14 @@ let clip: string;
 interface Running {
   url: string;
   tmp: string;
-  worker: WorkerApp;
+  worker: EngineService;
   close(): Promise<void>;
 }
 const workers: Running[] = [];
 
 async function startWorker(overrides: { slots?: number; inputLimitBytes?: number } = {}): Promise<Running> {
   const tmp = await mkdtemp(join(root, 'worker-'));
-  const worker = createWorkerApp({
+  const worker = createNativeService({
     engine: createNativeEngine(),
     token: TOKEN,
     tmpRoot: tmp,
@@ -44,7 +48,7 @@ async function startWorker(overrides: { slots?: number; inputLimitBytes?: number
     log: quiet,
   });
   const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: worker.app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
+    const s = serve({ fetch: worker.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
   });
   const running: Running = {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
@@ -68,6 +72,39 @@ async function jobDir(): Promise<string> {
 
 function spec(cwd: string, args: string[], overrides: Partial<RunSpec> = {}): RunSpec {
   return { args, cwd, expectedDurationS: null, timeoutMs: 60_000, signal: new AbortController().signal, ...overrides };
+}
+
+/**
+ * An engine over the protocol that works on a dir, as a test needs it: every file of the dir goes up as an input, the
+ * run's outputs come back into the dir.
+ */
+function remote(url: string, options: { silenceMs?: number } = {}) {
+  const endpoint: EngineEndpoint = httpEndpoint({ url, token: TOKEN, ...options });
+  const inputsOf = async (cwd: string) => {
+    const { files, dirs } = await listFiles(cwd, { followLinks: true });
+    return { inputs: files.map((file) => ({ path: file.path, size: file.size, open: () => openFile(file.absolute) })), dirs };
+  };
+  return {
+    endpoint,
+    async run(run: RunSpec) {
+      const { inputs, dirs } = await inputsOf(run.cwd);
+      return runRemote(endpoint, {
+        ...run,
+        inputs,
+        dirs,
+        async onOutput({ path, body }) {
+          const target = join(run.cwd, ...path.split('/'));
+          await mkdir(dirname(target), { recursive: true });
+          await body.pipeTo(Writable.toWeb(createWriteStream(target, { flags: 'wx' })) as WritableStream<Uint8Array>);
+        },
+      });
+    },
+    async probe(file: string, options: { cwd: string }) {
+      const { inputs } = await inputsOf(options.cwd);
+      return probeRemote(endpoint, inputs.find((input) => input.path === file)!, { timeoutMs: 60_000, signal: new AbortController().signal });
+    },
+    capabilities: () => capabilitiesOf(endpoint),
+  };
 }
 
 function streamOf(chunks: (string | number[])[]): ReadableStream<Uint8Array> {
@@ -182,7 +219,7 @@ describe('native worker over HTTP', () => {
 
   it('runs a job: inputs up, progress across, outputs down into the job dir; the worker keeps nothing', async () => {
     const worker = await startWorker();
-    const engine = createRemoteEngine({ url: worker.url, token: TOKEN });
+    const engine = remote(worker.url);
     const dir = await jobDir();
     await writeFile(join(dir, 'overlay.txt'), 'second input');
     await mkdir(join(dir, 'sub')); // an output dir made before the run, as a plan with subfolders needs
@@ -206,7 +243,7 @@ describe('native worker over HTTP', () => {
 
   it('probes remotely and reports ffmpeg failures with a scrubbed log', async () => {
     const worker = await startWorker();
-    const engine = createRemoteEngine({ url: worker.url, token: TOKEN });
+    const engine = remote(worker.url);
     const dir = await jobDir();
     const probe = await engine.probe('input', { cwd: dir });
     expect(probe.streams[0]).toMatchObject({ type: 'video', width: 160, height: 120 });
@@ -223,7 +260,7 @@ describe('native worker over HTTP', () => {
 
   it('the client aborting kills the remote ffmpeg and removes the run dir', async () => {
     const worker = await startWorker();
-    const engine = createRemoteEngine({ url: worker.url, token: TOKEN });
+    const engine = remote(worker.url);
     const dir = await jobDir();
     const abort = new AbortController();
     let started!: () => void;
@@ -275,7 +312,7 @@ describe('native worker over HTTP', () => {
 
   it('a full worker answers busy before reading the body; an unreachable or dead one is ENGINE_UNAVAILABLE', async () => {
     const worker = await startWorker({ slots: 1 });
-    const engine = createRemoteEngine({ url: worker.url, token: TOKEN });
+    const engine = remote(worker.url);
     const dir = await jobDir();
     const abort = new AbortController();
     let started!: () => void;
@@ -310,7 +347,7 @@ describe('native worker over HTTP', () => {
     });
     await new Promise((r) => silent.once('listening', r));
     try {
-      const engine = createRemoteEngine({ url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, token: TOKEN, idleTimeoutMs: 300 });
+      const engine = remote(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`, { silenceMs: 300 });
       const dir = await mkdtemp(join(root, 'job-'));
       await mkdir(join(dir, 'sub'));
       await expect(engine.run(spec(dir, ['-version']))).rejects.toMatchObject({ code: 'ENGINE_UNAVAILABLE', message: 'the worker stopped responding' });

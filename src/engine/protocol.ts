@@ -1,8 +1,9 @@
 /**
- * The wire protocol between an ffedge server and a native worker (container/README.md documents it for operators):
- * one request per run, so a run's whole life — inputs in, progress, outputs out, abort — is one HTTP exchange and
- * its temp dir goes away with it. Web-standard streams only (no node: imports), so a Worker or Durable Object can
- * speak it too.
+ * The engine protocol between an ffedge server and an engine service (container/README.md documents it for
+ * operators): the native worker (container/), the Transcoder container (the same worker) and the wasm Worker
+ * (wasm/worker.ts) serve it through protocol-server.ts; protocol-client.ts is its one client. One request per run, so
+ * a run's whole life — inputs in, progress, outputs out, abort — is one HTTP exchange and its files go away with it.
+ * Web-standard streams only (no node: imports), so a Worker or Durable Object can speak it too.
  *
  *   request body   <header JSON>\n<bytes of inputs[0]><bytes of inputs[1]>...        (sizes declared in the header)
  *   response body  NDJSON lines: started, progress*, heartbeat*, then `done` followed by the bytes of each listed
@@ -10,7 +11,7 @@
  */
 import { z } from 'zod';
 import { STAGES, type Progress } from '../media/progress-types.js';
-import type { EngineErrorCode } from './engine.js';
+import { ENGINE_ERROR_CODES, engineError, type EngineError, type EngineErrorCode, type SafeMessage } from './engine.js';
 
 export const PROTOCOL_VERSION = 1;
 /** The longest header line either side accepts. */
@@ -55,7 +56,33 @@ export const ProbeHeader = z.strictObject({
 });
 export type ProbeHeader = z.infer<typeof ProbeHeader>;
 
-export const ERROR_CODES = ['CANCELLED', 'TIMEOUT', 'FFMPEG_FAILED', 'ENGINE_UNAVAILABLE', 'PROBE_FAILED'] as const satisfies readonly EngineErrorCode[];
+/** The codes an `error` line or a refusal may carry: the engine's own (RESOURCE_LIMIT since protocol 1.1). */
+export const ERROR_CODES = ENGINE_ERROR_CODES;
+
+/** An engine code the protocol knows; any other (a newer engine's) travels as FFMPEG_FAILED, not retried. */
+export function wireCode(code: string): EngineErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(code) ? (code as EngineErrorCode) : 'FFMPEG_FAILED';
+}
+
+/** A refusal's body: any status but 200. */
+export interface Refusal {
+  code: string;
+  message: string;
+}
+
+const REFUSAL_CODES = new Set<string>(['PROBE_FAILED', 'TIMEOUT', 'CANCELLED', 'RESOURCE_LIMIT']);
+
+/**
+ * What a refusal (a status other than 200, before any run line) means for the job, the same for every client: the
+ * job's own fault where the engine says so (too large for it, not media, ffmpeg failed), the engine's otherwise
+ * (busy, not reachable, or not speaking this protocol), which another attempt elsewhere may not meet.
+ */
+export function refusalError(status: number, code: string | null): EngineError {
+  if (status === 413 || code === 'INPUT_TOO_LARGE' || code === 'RESOURCE_LIMIT') return engineError('RESOURCE_LIMIT');
+  if (status === 422) return engineError(code !== null && REFUSAL_CODES.has(code) ? (code as EngineErrorCode) : 'FFMPEG_FAILED');
+  const why: SafeMessage = status === 503 || status === 429 ? 'busy' : status === 400 ? 'protocol' : 'unreachable';
+  return engineError('ENGINE_UNAVAILABLE', '', why);
+}
 
 const nullableNumber = z.number().finite().nullable();
 const ProgressSchema = z.object({
@@ -221,6 +248,20 @@ export class FrameReader {
   async cancel(reason?: unknown): Promise<void> {
     await this.reader.cancel(reason).catch(() => undefined);
   }
+}
+
+const LINE_TYPES = new Set(['started', 'progress', 'heartbeat', 'done', 'error']);
+
+/** A line of a known type, or null for a type this version does not know (a newer peer may send more). */
+export function parseKnownLine(text: string): RunLine | null {
+  let type: unknown;
+  try {
+    type = (JSON.parse(text) as { type?: unknown }).type;
+  } catch {
+    throw new ProtocolError('not JSON');
+  }
+  if (!LINE_TYPES.has(String(type))) return null;
+  return parseLine(RunLine, text);
 }
 
 /** Parses one JSON line with a schema; a ProtocolError names only the schema's complaint, never the peer's text. */

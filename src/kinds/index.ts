@@ -1,0 +1,17 @@
+/** Every job kind, by the name a job row carries. */
+import type { JobKind } from '../db/schema.js';
+import { convertKind } from './convert.js';
+import type { Kind } from './kind.js';
+import { probeKind } from './probe.js';
+
+export type { AttemptRecord, Kind, KindPlan } from './kind.js';
+
+export const KINDS: { readonly [K in JobKind]: Kind<never> } = {
+  convert: convertKind,
+  probe: probeKind,
+};
+
+/** The module of a job's kind, typed loosely: a stored request was validated by that kind when it was submitted. */
+export function kindOf(name: JobKind): Kind<unknown> {
+  return KINDS[name] as Kind<unknown>;
+}

@@ -1,0 +1,53 @@
+/**
+ * A job kind: what a job of that kind asks for and how its attempt runs, as one module (convert.ts, probe.ts). The
+ * attempt pipeline (src/jobs/attempt.ts) runs any kind: it fetches the kind's inputs, probes them, asks the kind for
+ * a plan (passes of ffmpeg argv from src/media), runs the passes, stores the planned outputs and asks the kind for
+ * the job's result. Adding a kind touches its module, its schema and its route, nothing in the runners.
+ */
+import type { Limits } from '../config.js';
+import type { JobKind } from '../db/schema.js';
+import type { EngineName, ProbeResult } from '../engine/engine.js';
+import type { GeneratedFile, Measurements, PlanInput, PlanOutput, PlanPass, PlanProblem, PlanRequirements } from '../media/plan.js';
+
+/** The runs of one attempt and what they leave. */
+export interface KindPlan {
+  /** The ffmpeg runs, in order; none for a kind whose result is the probe itself. */
+  passes: PlanPass[];
+  /** What the job keeps, in order: files the last pass writes, and the planner's own text files. */
+  outputs: PlanOutput[];
+  /** Text outputs the planner made itself (a sprite's WebVTT index), stored as they are. */
+  files: GeneratedFile[];
+  /** Directories the outputs go into, parents first. */
+  dirs: string[];
+  requirements: PlanRequirements;
+  /** What the speed and memory model reads (src/media/estimate.ts PlanShape). */
+  args: string[];
+  streamCopy: boolean;
+  expectedDurationS: number | null;
+}
+
+/** What the attempt saw, for the job's result. */
+export interface AttemptRecord<Request> {
+  request: Request;
+  probes: ProbeResult[];
+  plan: KindPlan;
+  measurements: Measurements;
+  /** The last pass's log tail, scrubbed. */
+  logTail: string;
+}
+
+export interface Kind<Request = unknown> {
+  readonly name: JobKind;
+  /** The storage inputs, in ffmpeg's order, each with the file name it gets in the run dir. */
+  inputs(request: Request): PlanInput[];
+  /** Everything that can be checked before the inputs are read (audit #13); empty when the request is fine. */
+  validate(request: Request, limits: Limits): PlanProblem[];
+  /** The plan from the inputs' probes, in `inputs()` order, and what a measuring pass found (empty at first). */
+  plan(request: Request, probes: ProbeResult[], limits: Limits, measurements: Measurements): KindPlan | PlanProblem[];
+  /** What a measuring pass's log says, for the next plan. */
+  measure(logTail: string): Measurements;
+  /** The job's `result`. */
+  result(record: AttemptRecord<Request>): Record<string, unknown>;
+  /** The engine the request forces (options.engine), or null for automatic. */
+  forcedEngine(request: Request): EngineName | null;
+}
