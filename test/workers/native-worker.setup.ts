@@ -3,10 +3,13 @@
  * `npm run worker` does) on 127.0.0.1 with real ffmpeg, and hands its URL and token to vitest.config.ts, which
  * points the Transcoder's container port at it (FFEDGE_TRANSCODER_LOCAL_URL, durable-objects/host-container.ts).
  * Docker cannot run here; everything from the JobCoordinator to this worker's HTTP API is the production path.
+ * The worker is reached through test/helpers/faulty-engine.ts, which passes everything through except the runs of
+ * jobs that ask it to misbehave (test/workers/jobs/faults.test.ts).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
+import { startFaultyEngine } from '../helpers/faulty-engine.js';
 import { freePort } from '../helpers/process.js';
 
 declare module 'vitest' {
@@ -44,8 +47,10 @@ export default async function setup(project: TestProject) {
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  project.provide('nativeWorker', { url, token });
+  const faulty = await startFaultyEngine(url);
+  project.provide('nativeWorker', { url: faulty.url, token });
   return async () => {
+    await faulty.close();
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
     await exited;
