@@ -17,7 +17,7 @@ const ADMIN = `ffe_${'d'.repeat(16)}_${'K'.repeat(43)}`;
 const children: ChildProcess[] = [];
 let dir: string;
 
-function startProcess(port: number): Promise<ChildProcess> {
+function startProcess(port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
   const child = startServerProcess(port, {
     PATH: process.env.PATH!,
     FFEDGE_DATA_DIR: join(dir, 'data'),
@@ -26,6 +26,7 @@ function startProcess(port: number): Promise<ChildProcess> {
     FFEDGE_SWEEP_MS: '250',
     FFEDGE_POOL_SIZE: '1',
     FFEDGE_BOOTSTRAP_ADMIN_KEY: ADMIN,
+    ...env,
   });
   return child.then((c) => (children.push(c), c));
 }
@@ -68,4 +69,29 @@ describe('a worker that dies mid-job', () => {
     expect(left).toHaveLength(1);
     expect(await readdir(join(dir, 'tmp', left[0]!))).toEqual([]);
   }, 240_000);
+
+  it('no ffmpeg outlives the server that owns its attempt: kill -9 of the server alone ends its 5 running ffmpegs', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ffedge-orphans-'));
+    const env = { FFEDGE_POOL_SIZE: '5', FFEDGE_CONCURRENT_JOBS: '10', FFEDGE_WASM_THREADS: '0' };
+    const portA = await freePort();
+    const a = await startProcess(portA, env);
+    const apiA = client({ fetch: (p, i) => fetch(`http://127.0.0.1:${portA}${p}`, i) }, ADMIN);
+    await makeClip(join(dir, 'clip.mp4'), { seconds: 4, size: '640x360', audio: false });
+    const input = await apiA.upload(join(dir, 'clip.mp4'));
+    const jobs = [];
+    for (let i = 0; i < 5; i++) jobs.push(await apiA.convert({ input, output: { format: 'mp4', video: { codec: 'h264', preset: 'slow' } } }));
+    await expect.poll(async () => (await ffmpegPidsUnder(join(dir, 'tmp'))).length, { timeout: 30_000, interval: 50 }).toBe(5);
+
+    // Only the server dies; its ffmpegs get no signal from anyone but the kernel.
+    process.kill(a.pid!, 'SIGKILL');
+    await expect.poll(() => ffmpegPidsUnder(join(dir, 'tmp')), { timeout: 3_000, interval: 50 }).toEqual([]);
+
+    // The restarted server runs every job again, once each, with no ffmpeg of the dead one still writing.
+    const portB = await freePort();
+    await startProcess(portB, env);
+    const apiB = client({ fetch: (p, i) => fetch(`http://127.0.0.1:${portB}${p}`, i) }, ADMIN);
+    for (const job of jobs) {
+      expect(await apiB.waitFor(job.id, ['completed', 'failed'], 180_000)).toMatchObject({ status: 'completed', attempts: 2 });
+    }
+  }, 300_000);
 });
