@@ -116,6 +116,15 @@ export const problems = {
       title: 'Internal error',
       detail: 'Something went wrong on our side. Quote the request id when you report it.',
     }),
+  storageFull: () =>
+    new Problem({
+      status: 507,
+      code: 'STORAGE_FULL',
+      title: 'Insufficient storage',
+      detail: 'The server has no room to store this right now; nothing was stored. Try again later.',
+      // As for 413: the rest of the body is not read.
+      headers: { connection: 'close' },
+    }),
   unavailable: (detail: string) =>
     new Problem({ status: 503, code: 'UNAVAILABLE', title: 'Service unavailable', detail }),
 };
