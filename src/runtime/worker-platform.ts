@@ -56,8 +56,8 @@ export function varsOf(env: object): Record<string, string> {
 
 function durableLimiter(namespace: DurableObjectNamespace<RateLimiter>): Limiter {
   return {
-    async take(apiKeyId, cost, limits) {
-      const stub = namespace.get(namespace.idFromName(apiKeyId));
+    async take(bucket, cost, limits) {
+      const stub = namespace.get(namespace.idFromName(bucket));
       return stub.take(cost, limits.requests, limits.windowS);
     },
   };
