@@ -1,5 +1,6 @@
 /**
- * RateLimiter: one Durable Object per API key (idFromName(apiKeyId)), the Workers side of the Limiter port.
+ * RateLimiter: one Durable Object per API key (idFromName(apiKeyId)), or per client address for traffic without a
+ * key (idFromName('addr:<address>')), the Workers side of the Limiter port.
  *
  * A Durable Object runs one event at a time and the synchronous SQLite-backed KV API cannot interleave, so the
  * read-modify-write of the bucket is atomic per key across every Worker instance, which an in-isolate map is not.

@@ -12,6 +12,7 @@ import { estimateApi } from './api/estimate.js';
 import { router } from './api/env.js';
 import { healthApi } from './api/health.js';
 import { jobsApi } from './api/jobs.js';
+import { rateLimit } from './api/middleware.js';
 import { presetsApi } from './api/presets.js';
 import { uploadsApi } from './api/uploads.js';
 import type { Platform } from './platform.js';
@@ -38,6 +39,8 @@ export function createApp(platform: Platform) {
   app.route('/api/v1', jobsApi);
   app.route('/api/v1', presetsApi);
 
+  // Public like /capabilities: limited by client address (audit #10). Health is not: probes must always answer.
+  app.use('/api/v1/openapi.json', rateLimit(1));
   app.doc31('/api/v1/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'ffedge', version: '1', description: 'FFmpeg jobs at the edge' },

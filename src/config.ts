@@ -36,6 +36,11 @@ export interface Config {
   localRoot: string | null;
   bootstrapAdminKey: string | null;
   corsOrigins: string[];
+  /**
+   * The header a proxy in front of the service sets to the client's address (lower case), e.g. `x-forwarded-for`;
+   * null: no header is trusted and the runtime's own view of the peer is used (see api/client-address.ts).
+   */
+  trustedProxyHeader: string | null;
   /** SSE heartbeat period. */
   heartbeatMs: number;
   /** How often a live stream re-reads the database when no notification came (jobs run by other instances). */
@@ -106,6 +111,13 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return value;
 }
 
+function headerName(env: Env, name: string): string | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  if (!/^[A-Za-z0-9-]{1,64}$/.test(raw)) throw new Error(`${name} must be an HTTP header name (letters, digits, -)`);
+  return raw.toLowerCase();
+}
+
 export function loadConfig(env: Env, defaults: { cores?: number } = {}): Config {
   const cores = defaults.cores ?? 2;
   const limits = loadLimits(env, 'FFEDGE_', DEFAULT_LIMITS);
@@ -120,6 +132,7 @@ export function loadConfig(env: Env, defaults: { cores?: number } = {}): Config 
     localRoot: env.FFEDGE_LOCAL_ROOT || null,
     bootstrapAdminKey: env.FFEDGE_BOOTSTRAP_ADMIN_KEY || null,
     corsOrigins: (env.FFEDGE_CORS_ORIGINS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    trustedProxyHeader: headerName(env, 'FFEDGE_TRUSTED_PROXY_HEADER'),
     heartbeatMs: int(env, 'FFEDGE_HEARTBEAT_MS', 15_000, 50, 300_000),
     eventPollMs: int(env, 'FFEDGE_EVENT_POLL_MS', 1_000, 20, 60_000),
   };

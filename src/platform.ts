@@ -32,7 +32,8 @@ export interface RateDecision {
 }
 
 export interface Limiter {
-  take(apiKeyId: string, cost: number, limits: Limits): Promise<RateDecision>;
+  /** `bucket` is an API key id, or `addr:<client address>` for traffic without a key. */
+  take(bucket: string, cost: number, limits: Limits): Promise<RateDecision>;
 }
 
 export interface Dispatch {

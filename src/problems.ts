@@ -66,13 +66,13 @@ export const problems = {
     new Problem({ status: 400, code: 'VALIDATION_FAILED', title: 'Validation failed', detail, errors }),
   unprocessable: (code: string, detail: string, errors?: ProblemItem[]) =>
     new Problem({ status: 422, code, title: 'Request cannot be processed', detail, errors }),
-  unauthorized: (detail = 'A valid API key is required.') =>
+  unauthorized: (detail = 'A valid API key is required.', headers: Record<string, string> = {}) =>
     new Problem({
       status: 401,
       code: 'UNAUTHORIZED',
       title: 'Unauthorized',
       detail,
-      headers: { 'www-authenticate': 'Bearer realm="ffedge"' },
+      headers: { 'www-authenticate': 'Bearer realm="ffedge"', ...headers },
     }),
   forbidden: (detail: string) => new Problem({ status: 403, code: 'FORBIDDEN', title: 'Forbidden', detail }),
   notFound: (detail = 'No such resource.') => new Problem({ status: 404, code: 'NOT_FOUND', title: 'Not found', detail }),
@@ -115,6 +115,15 @@ export const problems = {
       code: 'INTERNAL',
       title: 'Internal error',
       detail: 'Something went wrong on our side. Quote the request id when you report it.',
+    }),
+  storageFull: () =>
+    new Problem({
+      status: 507,
+      code: 'STORAGE_FULL',
+      title: 'Insufficient storage',
+      detail: 'The server has no room to store this right now; nothing was stored. Try again later.',
+      // As for 413: the rest of the body is not read.
+      headers: { connection: 'close' },
     }),
   unavailable: (detail: string) =>
     new Problem({ status: 503, code: 'UNAVAILABLE', title: 'Service unavailable', detail }),

@@ -4,6 +4,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { sql } from 'drizzle-orm';
+import { heartbeats } from '../db/schema.js';
 import type { Platform, ReadinessCheck } from '../platform.js';
 import { router } from './env.js';
 
@@ -47,7 +48,7 @@ healthApi.openapi(
 
 function checksOf(platform: Platform): ReadinessCheck[] {
   return [
-    { name: 'database', check: async () => void (await platform.db.run(sql`select 1`)) },
+    { name: 'database', check: () => writeHeartbeat(platform) },
     { name: 'blobs', check: (signal) => platform.blobs.check(signal) },
     {
       name: 'engines',
@@ -57,6 +58,18 @@ function checksOf(platform: Platform): ReadinessCheck[] {
     },
     ...(platform.readiness ?? []),
   ];
+}
+
+/**
+ * A committed write: a read (`select 1`) still answers when the file is read-only or the disk is full, and a write
+ * rolled back before commit never reaches the WAL, so neither would notice a database that refuses jobs.
+ */
+async function writeHeartbeat(platform: Platform): Promise<void> {
+  const at = platform.clock();
+  await platform.db
+    .insert(heartbeats)
+    .values({ name: 'readiness', at })
+    .onConflictDoUpdate({ target: heartbeats.name, set: { at: sql`excluded.at` } });
 }
 
 async function run(check: ReadinessCheck, clock: () => number) {

@@ -1,9 +1,11 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { limitsForTier, type Limits } from '../config.js';
+import type { ApiKey } from '../db/schema.js';
 import { problems } from '../problems.js';
 import { hasScope, verifyKey, type Scope } from '../security/api-keys.js';
 import { rateLimitHeaders } from '../security/token-bucket.js';
+import { addressBucket, clientAddress } from './client-address.js';
 import type { AppEnv } from './env.js';
 
 function presentedKey(authorization: string | undefined, header: string | undefined): string | null {
@@ -14,15 +16,41 @@ function presentedKey(authorization: string | undefined, header: string | undefi
   return header ?? null;
 }
 
+/** The authenticated key, if a middleware has set one (the type says always; public routes may have none). */
+function keyOf(c: Context<AppEnv>): ApiKey | undefined {
+  return (c.var as { apiKey?: ApiKey }).apiKey;
+}
+
+/**
+ * The key named by the request, or a 401. A request that fails to authenticate is charged to its client address
+ * (audit #10), so failing is limited like everything else; the 401 carries the address's RateLimit headers, and
+ * past the limit it becomes a 429.
+ */
+async function authenticate(c: Context<AppEnv>): Promise<ApiKey> {
+  const value = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
+  const key = value ? await verifyKey(c.var.platform.db, value) : null;
+  if (key) return key;
+  const headers = await charge(c, 1);
+  throw value ? problems.unauthorized('The API key is not valid.', headers) : problems.unauthorized(undefined, headers);
+}
+
 /** Authenticates the API key (Authorization: Bearer, or X-API-Key) and requires one scope. */
 export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const value = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'));
-    if (!value) throw problems.unauthorized();
-    const key = await verifyKey(c.var.platform.db, value);
-    if (!key) throw problems.unauthorized('The API key is not valid.');
+    const key = await authenticate(c);
     if (!hasScope(key, scope)) throw problems.forbidden(`This key lacks the ${scope} scope.`);
     c.set('apiKey', key);
+    await next();
+  };
+}
+
+/**
+ * For public routes that show a key more: a request without credentials goes on anonymously (and is limited by
+ * its address), one with credentials must authenticate as for requireKey.
+ */
+export function optionalKey(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (c.req.header('authorization') !== undefined || c.req.header('x-api-key') !== undefined) c.set('apiKey', await authenticate(c));
     await next();
   };
 }
@@ -33,16 +61,28 @@ export function limitsFor(c: { var: AppEnv['Variables'] }): Limits {
 }
 
 /**
- * Charges `cost` tokens of the key's bucket (audit #10); every limited response carries RateLimit headers, and a
- * refused one Retry-After.
+ * Takes `cost` tokens from the key's bucket, or without a key from the client address's (audit #10): the RateLimit
+ * headers to send, or a 429 with Retry-After.
+ */
+async function charge(c: Context<AppEnv>, cost: number): Promise<Record<string, string>> {
+  const key = keyOf(c);
+  const bucket = key ? key.id : addressBucket(clientAddress(c));
+  const decision = await c.var.platform.limiter.take(bucket, cost, limitsFor(c));
+  const headers = rateLimitHeaders(decision);
+  if (!decision.allowed) {
+    const detail = key ? 'Too many requests for this key; slow down.' : 'Too many requests from this address; slow down.';
+    throw problems.tooManyRequests('RATE_LIMITED', detail, decision.retryAfterS, headers);
+  }
+  return headers;
+}
+
+/**
+ * Charges `cost` tokens (the key's bucket, or the client address's on a public route); every limited response
+ * carries RateLimit headers, and a refused one Retry-After.
  */
 export function rateLimit(cost: number): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const decision = await c.var.platform.limiter.take(c.var.apiKey.id, cost, limitsFor(c));
-    const headers = rateLimitHeaders(decision);
-    if (!decision.allowed) {
-      throw problems.tooManyRequests('RATE_LIMITED', 'Too many requests for this key; slow down.', decision.retryAfterS, headers);
-    }
+    const headers = await charge(c, cost);
     await next();
     for (const [name, value] of Object.entries(headers)) c.res.headers.set(name, value);
   };

@@ -3,7 +3,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { uploads } from '../db/schema.js';
 import { problems } from '../problems.js';
 import { problemResponses } from '../schemas/job.js';
-import { BlobTooLargeError } from '../storage/blob-store.js';
+import { BlobTooLargeError, StorageFullError } from '../storage/blob-store.js';
 import { FilenameError, normalizeFilename } from '../storage/filename.js';
 import { uploadKey } from '../storage/keys.js';
 import { router } from './env.js';
@@ -36,6 +36,7 @@ uploadsApi.openapi(
     responses: {
       201: { description: 'Stored', content: { 'application/json': { schema: UploadSchema } } },
       413: { description: 'Larger than the upload limit' },
+      507: { description: 'Blob storage is full; nothing was stored' },
       ...problemResponses,
     },
   }),
@@ -67,6 +68,11 @@ uploadsApi.openapi(
       stored = await platform.blobs.put(key, body, { maxBytes: limit, ...(contentType ? { contentType } : {}) });
     } catch (error) {
       if (error instanceof BlobTooLargeError) throw problems.tooLarge(limit);
+      if (error instanceof StorageFullError) {
+        // The client's problem says only "full"; the operator needs to hear it, as a Problem is not logged.
+        platform.log.error('blob storage is full', { request_id: c.var.requestId, code: error.code });
+        throw problems.storageFull();
+      }
       throw error;
     }
     try {

@@ -150,6 +150,15 @@ export const webhookDeliveries = sqliteTable(
   (t) => [index('webhook_deliveries_job').on(t.jobId, t.createdAt), index('webhook_deliveries_due').on(t.status, t.nextAttemptAt)],
 );
 
+/**
+ * A row each readiness check rewrites: `select 1` answers on a database that can no longer take writes (read-only
+ * file, full disk), so readiness proves the database by writing (audit #25).
+ */
+export const heartbeats = sqliteTable('heartbeats', {
+  name: text('name').primaryKey(),
+  at: integer('at').notNull(),
+});
+
 export type Job = typeof jobs.$inferSelect;
 export type NewJob = typeof jobs.$inferInsert;
 export type ApiKey = typeof apiKeys.$inferSelect;

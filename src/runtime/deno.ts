@@ -12,7 +12,7 @@ interface DenoApi {
   env: { toObject(): Record<string, string> };
   serve(
     options: { hostname: string; port: number; onListen?: (address: { hostname: string; port: number }) => void },
-    handler: (request: Request) => Response | Promise<Response>,
+    handler: (request: Request, info: { remoteAddr: { hostname: string; port: number } }) => Response | Promise<Response>,
   ): { shutdown(): Promise<void> };
   addSignalListener(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void;
   exit(code: number): never;
@@ -26,10 +26,10 @@ const app = createApp(platform);
 const hostname = env.HOST ?? '127.0.0.1';
 const port = Number(env.PORT ?? 8787);
 
-// Only the request: Deno's second argument (connection info) is not a Hono env.
+// Deno's connection info becomes the Hono env, as hono/deno expects: the client address is its remoteAddr.
 const server = Deno.serve({ hostname, port, onListen: (address) => {
   platform.log.info('ffedge listening', { url: `http://${address.hostname}:${address.port}`, runtime: 'deno', pool: platform.config.poolSize });
-} }, (request) => app.fetch(request));
+} }, (request, info) => app.fetch(request, info));
 platform.pool.start();
 // Discover what the engines can do now, not on the first readiness probe.
 void platform.engines();

@@ -22,8 +22,8 @@ import { varsOf, type JobMessage, type WorkerEnv } from './worker-env.js';
 
 function durableLimiter(namespace: DurableObjectNamespace<RateLimiter>): Limiter {
   return {
-    async take(apiKeyId, cost, limits) {
-      const stub = namespace.get(namespace.idFromName(apiKeyId));
+    async take(bucket, cost, limits) {
+      const stub = namespace.get(namespace.idFromName(bucket));
       return stub.take(cost, limits.requests, limits.windowS);
     },
   };

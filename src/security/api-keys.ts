@@ -1,10 +1,9 @@
 /**
  * API keys look like `ffe_<id>_<secret>`. Only the SHA-256 of the secret is stored; lookup is by id, and the
- * comparison is constant-time, with a dummy comparison for unknown ids so timing does not reveal which ids exist
+ * comparison is constant-time, against a dummy hash for unknown ids, so timing does not reveal which ids exist
  * (audit #33).
  */
-import { eq } from 'drizzle-orm';
-import { timingSafeEqual } from 'hono/utils/buffer';
+import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { apiKeys, type ApiKey } from '../db/schema.js';
 
@@ -90,13 +89,43 @@ export async function bootstrapAdminKey(db: Db, value: string, now: number): Pro
   return parsed.id;
 }
 
-/** Returns the key row for a presented value, or null; takes the same steps whether or not the id exists. */
+/** Compares two strings in time that depends only on their lengths (here always 64 hex characters). */
+export function constantTimeEqual(a: string, b: string): boolean {
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ (i < b.length ? b.charCodeAt(i) : 0);
+  return difference === 0;
+}
+
+/**
+ * The key columns as the lookup reads them: an id that does not exist yields the same row shape with these
+ * stand-ins (and the dummy hash) instead of no row, so the driver and the row mapping do the same work for both.
+ */
+const lookupColumns = {
+  id: sql<string>`coalesce(${apiKeys.id}, '')`,
+  name: sql<string>`coalesce(${apiKeys.name}, '')`,
+  secretHash: sql<string>`coalesce(${apiKeys.secretHash}, ${DUMMY_HASH})`,
+  scopes: sql<string[]>`coalesce(${apiKeys.scopes}, '[]')`.mapWith(apiKeys.scopes),
+  tier: sql<string>`coalesce(${apiKeys.tier}, '')`,
+  createdAt: sql<number>`coalesce(${apiKeys.createdAt}, 0)`,
+  revokedAt: apiKeys.revokedAt,
+};
+
+/**
+ * Returns the key row for a presented value, or null. A known id with a wrong secret, an unknown id and a malformed
+ * value do the same work (audit #33): one SHA-256, one statement that always yields exactly one row of the same
+ * columns (a missing row was a cheaper path through the driver and the mapping: about 40 µs faster over HTTP), and
+ * one constant-time comparison of two 64-character hashes.
+ */
 export async function verifyKey(db: Db, presented: string): Promise<ApiKey | null> {
   const parsed = parseKey(presented);
   const secretHash = await hashSecret(parsed?.secret ?? presented);
-  const row = parsed ? await db.select().from(apiKeys).where(eq(apiKeys.id, parsed.id)).get() : undefined;
-  const matches = await timingSafeEqual(secretHash, row?.secretHash ?? DUMMY_HASH);
-  if (!row || !matches || row.revokedAt !== null) return null;
+  const row = await db
+    .select(lookupColumns)
+    .from(sql`(select ${parsed?.id ?? ''} as id) as presented`)
+    .leftJoin(apiKeys, sql`${apiKeys.id} = presented.id`)
+    .get();
+  const matches = constantTimeEqual(secretHash, row?.secretHash ?? DUMMY_HASH);
+  if (!matches || !row?.id || row.revokedAt !== null) return null;
   return row;
 }
 

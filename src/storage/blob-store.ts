@@ -40,3 +40,17 @@ export class BlobTooLargeError extends Error {
     this.name = 'BlobTooLargeError';
   }
 }
+
+/**
+ * The store has no room for the object (a full disk or quota: ENOSPC, EDQUOT): a server fault the client can retry
+ * later, not a fault of its upload. Nothing of the object is left behind. `code` keeps the errno name, so code that
+ * asks for ENOSPC still recognises it.
+ */
+export class StorageFullError extends Error {
+  readonly code: string;
+  constructor(code: string, options?: { cause?: unknown }) {
+    super('blob storage is full', options);
+    this.name = 'StorageFullError';
+    this.code = code;
+  }
+}

@@ -12,7 +12,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { BlobTooLargeError, type BlobInfo, type BlobStore, type ByteRange, type PutOptions, type PutResult } from './blob-store.js';
+import { BlobTooLargeError, StorageFullError, type BlobInfo, type BlobStore, type ByteRange, type PutOptions, type PutResult } from './blob-store.js';
 import { assertBlobKey, healthProbeKey } from './keys.js';
 
 /** Size of each read when streaming a file out; also the most one pending chunk holds. */
@@ -150,6 +150,7 @@ export function createLocalBlobStore(root: string): BlobStore {
       if (!sourceDone) await reader.cancel(error).catch(() => undefined);
       await file?.close().catch(() => undefined);
       if (temp !== undefined) await removeIfPresent(temp).catch(() => undefined);
+      if (isErrno(error, 'ENOSPC', 'EDQUOT')) throw new StorageFullError((error as NodeJS.ErrnoException).code!, { cause: error });
       throw error;
     } finally {
       reader.releaseLock();

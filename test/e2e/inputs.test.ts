@@ -19,6 +19,7 @@ beforeAll(async () => {
   await makeClip(join(root, 'inbox', 'clip.mp4'), { seconds: 1 });
   await writeFile(join(base, 'secret.txt'), 'outside the root');
   await symlink(join(base, 'secret.txt'), join(root, 'inbox', 'escape.mp4'));
+  await symlink(join(base, 'no-such-file.txt'), join(root, 'inbox', 'escape-missing.mp4'));
   await symlink(base, join(root, 'up'));
   server = await startTestServer({ FFEDGE_POOL_SIZE: '1', FFEDGE_LOCAL_ROOT: root, FFEDGE_UPLOAD_LIMIT: String(512 * 1024 ** 2) });
   api = client(server, await server.key());
@@ -48,6 +49,44 @@ describe('local inputs', () => {
     const list = (await (await server.fetch('/api/v1/jobs', { headers: api.headers() })).json()) as { items: { request: { input: string } }[] };
     expect(list.items.map((j) => j.request.input)).toEqual(['local:inbox/clip.mp4']);
   });
+
+  it('audit #7: a symlink out of the root gets the same problem whether the file it points at exists or not', async () => {
+    const problem = async (input: string) => {
+      const res = await server.fetch('/api/v1/convert', {
+        method: 'POST',
+        headers: api.headers({ 'content-type': 'application/json' }),
+        body: JSON.stringify({ input, output: 'mp3' }),
+      });
+      const { instance: _instance, ...body } = (await res.json()) as Record<string, unknown>;
+      return { status: res.status, body };
+    };
+    const existing = await problem('local:inbox/escape.mp4');
+    expect(existing.status).toBe(422);
+    expect(await problem('local:inbox/escape-missing.mp4')).toEqual(existing);
+    // ...which is also what a missing file inside the root gets.
+    expect(await problem('local:inbox/missing.mp4')).toEqual(existing);
+  });
+
+  it('audit #7: a local: symlink swapped after submission to point outside the root is refused when the job reads it', async () => {
+    const root = join(base, 'media');
+    // A playable clip outside the root: were it read, the job would complete.
+    await makeClip(join(base, 'outside.mp4'), { seconds: 1 });
+    await symlink(join(root, 'inbox', 'clip.mp4'), join(root, 'inbox', 'swap.mp4'));
+    const paused = await startTestServer({ FFEDGE_POOL_SIZE: '1', FFEDGE_LOCAL_ROOT: root }, { start: false });
+    try {
+      const pausedApi = client(paused, await paused.key());
+      const job = await pausedApi.convert({ input: 'local:inbox/swap.mp4', output: 'mp3' });
+      await rm(join(root, 'inbox', 'swap.mp4'));
+      await symlink(join(base, 'outside.mp4'), join(root, 'inbox', 'swap.mp4'));
+      paused.platform.pool.start();
+      const done = await pausedApi.waitFor(job.id, ['completed', 'failed']);
+      expect(done.status).toBe('failed');
+      expect(done.error?.code).toBe('INPUT_NOT_FOUND');
+      expect(done.outputs).toEqual([]);
+    } finally {
+      await paused.close();
+    }
+  }, 60_000);
 });
 
 describe('uploads', () => {

@@ -10,4 +10,9 @@ describe('config', () => {
     expect(() => loadConfig({ FFEDGE_LEASE_MS: '1e9' })).toThrow(/whole number/);
     expect(() => loadConfig({ FFEDGE_LEASE_MS: '10' })).toThrow(/between/);
   });
+  it('audit #10: trusts no client-address header unless one is named, and then only a header name', () => {
+    expect(loadConfig({}).trustedProxyHeader).toBeNull();
+    expect(loadConfig({ FFEDGE_TRUSTED_PROXY_HEADER: ' X-Forwarded-For ' }).trustedProxyHeader).toBe('x-forwarded-for');
+    expect(() => loadConfig({ FFEDGE_TRUSTED_PROXY_HEADER: 'x-forwarded-for: 1.2.3.4' })).toThrow(/header name/);
+  });
 });

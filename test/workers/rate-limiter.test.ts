@@ -68,4 +68,38 @@ describe('RateLimiter', () => {
     expect(refused.headers.get('ratelimit-policy')).toBe('"default";q=10;w=60');
     expect(refused.headers.get('ratelimit')).toBe('"default";r=0;t=30');
   });
+
+  it('audit #10: without a key, /capabilities and failed authentications are limited per CF-Connecting-IP, and the engine build is hidden', async () => {
+    const { app, platform } = createWorkerApp({ ...env, FFEDGE_RATE_LIMIT: '2', FFEDGE_RATE_WINDOW_S: '60' });
+    // Cloudflare's edge sets CF-Connecting-IP; X-Forwarded-For is the client's own and changes nothing.
+    const from = (ip: string, path: string, headers: Record<string, string> = {}) =>
+      app.request(`https://ffedge.test${path}`, { headers: { 'cf-connecting-ip': ip, 'x-forwarded-for': crypto.randomUUID(), ...headers } }, env);
+
+    for (let i = 0; i < 2; i++) {
+      const res = await from('198.51.100.7', '/api/v1/capabilities');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('ratelimit-policy')).toBe('"default";q=2;w=60');
+      const body = (await res.json()) as { engines: Record<string, unknown>[] };
+      expect(body.engines.length).toBeGreaterThan(0);
+      for (const engine of body.engines) expect(engine).not.toHaveProperty('version');
+    }
+    const refused = await from('198.51.100.7', '/api/v1/capabilities');
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('30');
+    expect(((await refused.json()) as { code: string }).code).toBe('RATE_LIMITED');
+
+    // A failed authentication from the same address is charged to the same bucket.
+    expect((await from('198.51.100.7', '/api/v1/jobs', { authorization: 'Bearer nope' })).status).toBe(429);
+    // Another address has its own.
+    const other = await from('198.51.100.8', '/api/v1/jobs', { authorization: 'Bearer nope' });
+    expect(other.status).toBe(401);
+    expect(other.headers.get('ratelimit')).toMatch(/^"default";r=1;t=\d+$/);
+
+    // With a key, the key's bucket, and the build string.
+    const { key } = await createKey(platform.db, { name: 'caps', now: Date.now() });
+    const withKey = await from('198.51.100.7', '/api/v1/capabilities', { authorization: `Bearer ${key}` });
+    expect(withKey.status).toBe(200);
+    const engines = ((await withKey.json()) as { engines: { version?: string }[] }).engines;
+    expect(engines.every((e) => typeof e.version === 'string')).toBe(true);
+  });
 });

@@ -3,12 +3,15 @@ import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BlobTooLargeError, type BlobStore } from '../../../src/storage/blob-store.js';
+import { BlobTooLargeError, StorageFullError, type BlobStore } from '../../../src/storage/blob-store.js';
 import { InvalidBlobKeyError, outputKey, uploadKey } from '../../../src/storage/keys.js';
 import { createLocalBlobStore } from '../../../src/storage/local.js';
+import { canMountSmallFs, mountSmallFs } from '../../helpers/full-fs.js';
 
 let root: string;
 let store: BlobStore;
+// A real full file system needs a tmpfs mount (root here); elsewhere that test is skipped, and says so.
+const smallFs = await canMountSmallFs();
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'ffedge-blobs-'));
@@ -306,5 +309,27 @@ describe('local blob store', () => {
     }
     expect(peakArrayBuffers).toBeLessThan(bound);
     expect(peakRss).toBeLessThan(bound);
+  });
+
+  it.skipIf(!smallFs)('a full file system fails the put as StorageFullError, leaves nothing, and the old object whole', async () => {
+    const small = (await mountSmallFs(512 * 1024))!;
+    try {
+      const full = createLocalBlobStore(small.dir);
+      const key = uploadKey(crypto.randomUUID());
+      await full.put(key, bodyOf('the original'));
+      const body = generated(2 * 1024 * 1024);
+      const error = await full.put(key, body.stream).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StorageFullError);
+      // The kernel's own error, kept for the server log; the errno name stays visible as `code`.
+      expect((error as StorageFullError).code).toBe('ENOSPC');
+      expect(((error as Error).cause as NodeJS.ErrnoException).syscall).toBe('write');
+      expect(body.cancelled()).toBe(true);
+      expect(await filesUnder(small.dir)).toEqual([key]);
+      expect(await readText((await full.get(key))!.body)).toBe('the original');
+      // The room the failed write took is given back: a small object fits again.
+      await full.put(uploadKey(crypto.randomUUID()), generated(256 * 1024).stream);
+    } finally {
+      await small.unmount();
+    }
   });
 });

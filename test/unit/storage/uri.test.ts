@@ -18,6 +18,9 @@ const UUID = '0190b6a4-7c3e-7d2a-9f1b-2c3d4e5f6a7b';
  *     link-outside -> outside/secret.mp4
  *     dir-outside  -> outside/
  *     dangling     -> outside/missing.mp4
+ *     dir-missing  -> outside/no-such-dir/
+ *     link-to-dir  -> outside/            (a directory, not a file)
+ *     link-to-loop -> outside/loop        (outside/loop -> outside/loop)
  *     loop-a -> loop-b -> loop-a
  *   root-link -> root        a root configured through a symlink
  *   root-evil/secret.mp4     shares the root's name as a string prefix
@@ -41,6 +44,10 @@ beforeAll(async () => {
   await symlink(join(base, 'outside', 'secret.mp4'), join(root, 'link-outside'));
   await symlink(join(base, 'outside'), join(root, 'dir-outside'));
   await symlink(join(base, 'outside', 'missing.mp4'), join(root, 'dangling'));
+  await symlink(join(base, 'outside', 'no-such-dir'), join(root, 'dir-missing'));
+  await symlink(join(base, 'outside'), join(root, 'link-to-dir'));
+  await symlink(join(base, 'outside', 'loop'), join(base, 'outside', 'loop'));
+  await symlink(join(base, 'outside', 'loop'), join(root, 'link-to-loop'));
   await symlink(join(root, 'loop-b'), join(root, 'loop-a'));
   await symlink(join(root, 'loop-a'), join(root, 'loop-b'));
   await symlink(root, join(base, 'root-link'));
@@ -92,10 +99,10 @@ describe('resolveLocalPath', () => {
     expect(await resolveLocalPath(join(base, 'root-link'), clip)).toBe(clip);
 
     // Symlinks inside the root that lead out of it: refused after canonicalisation, whatever they point at.
-    await expectRefused('link-outside', 'OUTSIDE_ROOT');
-    await expectRefused('dir-outside/secret.mp4', 'OUTSIDE_ROOT');
+    await expectRefused('link-outside', 'NOT_FOUND');
+    await expectRefused('dir-outside/secret.mp4', 'NOT_FOUND');
     await expectRefused('dangling', 'NOT_FOUND');
-    await expectRefused('loop-a', 'INVALID_PATH');
+    await expectRefused('loop-a', 'NOT_FOUND');
 
     // `..` in any position, even one that would land back inside.
     await expectRefused('../outside/secret.mp4', 'INVALID_PATH');
@@ -120,16 +127,29 @@ describe('resolveLocalPath', () => {
     await expectRefused(join(base, 'root-evil', 'secret.mp4'), 'OUTSIDE_ROOT');
 
     // The root itself and anything that is not a regular file.
-    await expectRefused('.', 'OUTSIDE_ROOT');
-    await expectRefused(root, 'OUTSIDE_ROOT');
+    await expectRefused('.', 'NOT_FOUND');
+    await expectRefused(root, 'OUTSIDE_ROOT'); // decided from the text: an absolute path not strictly under the root
     await expectRefused('media/sub', 'NOT_A_FILE');
     await expectRefused('media/missing.mp4', 'NOT_FOUND');
     await expectRefused('media/clip.mp4/inner', 'NOT_FOUND');
   });
 
+  it('audit #7: a symlink out of the root answers the same whether what it points at exists or not', async () => {
+    // Existing file, missing file, existing directory, missing directory, a loop: all outside the root.
+    const answers = [];
+    for (const path of ['link-outside', 'dangling', 'dir-outside/secret.mp4', 'dir-outside/missing.mp4', 'link-to-dir', 'dir-missing/x.mp4', 'link-to-loop']) {
+      const { code, message } = await refusal(resolveLocalPath(root, path));
+      answers.push({ path, code, message });
+    }
+    const first = answers[0]!;
+    for (const answer of answers) expect(answer, answer.path).toEqual({ ...first, path: answer.path });
+    // And it is the answer for a plain missing file inside the root: nothing tells the outside apart.
+    expect((await refusal(resolveLocalPath(root, 'media/missing.mp4'))).message).toBe(first.message);
+  });
+
   it('keeps the file-system cause for server logs only', async () => {
     const error = await refusal(resolveLocalPath(root, 'media/missing.mp4'));
-    expect(error.message).toBe('the local input does not exist');
+    expect(error.message).toBe('the local input does not exist under the storage root');
     expect(String((error.cause as Error).message)).toContain('missing.mp4');
   });
 
