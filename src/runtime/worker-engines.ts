@@ -6,7 +6,7 @@
  *   native  the Transcoder container (durable-objects/transcoder.ts), bound as TRANSCODER: native ffmpeg, no
  *           memory cap of note, but a container start costs seconds.
  *
- * Both speak the native worker's protocol (src/engine/remote-protocol.ts), so the JobCoordinator drives either one
+ * Both speak the engine protocol (src/engine/protocol.ts), so the JobCoordinator drives either one
  * the same way. What each can do is asked of the engine itself (GET /v1/capabilities), once per isolate; the
  * Transcoder keeps its answer in its own storage so that routing does not start a container to learn it again.
  */
