@@ -20,7 +20,8 @@ import { apiKeys, type Job, type JobOutput } from '../db/schema.js';
 import { EngineError, type EngineName, type ProbeResult } from '../engine/engine.js';
 import { kindOf, type Kind, type KindPlan } from '../kinds/index.js';
 import { profileOf } from '../media/estimate.js';
-import type { Measurements, PlanOutput } from '../media/plan.js';
+import { contentTypeOf } from '../media/content-types.js';
+import type { Measurements } from '../media/plan.js';
 import type { Progress } from '../media/progress-types.js';
 import { routeJob, type EngineProfile } from '../media/routing.js';
 import type { Logger, Subscription } from '../platform.js';
@@ -61,7 +62,8 @@ export interface Attempt {
 
 /** Progress goes to the database at most this often; the percentage between writes is not lost, only coalesced. */
 export const PROGRESS_WRITE_MS = 500;
-const PROBE_TIMEOUT_MS = 60_000;
+/** A scratch file or a playlist a kind reads back is text of this size at most. */
+const SCRATCH_BYTES = 16 * 1024 * 1024;
 
 const LEASE_LOST = 'LEASE_LOST';
 const SHUTDOWN = 'SHUTDOWN';
@@ -202,13 +204,28 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
   const passCount = plan.passes.length;
   const deadline = deps.clock() + deps.config.jobTimeoutMs;
   const outputs: JobOutput[] = [];
-  const store = async (output: PlanOutput, body: ReadableStream<Uint8Array>, size: number | null) => {
+  const scratch = new Map<string, string>();
+  const put = async (name: string, contentType: string, body: ReadableStream<Uint8Array>, size: number | null) => {
     if (outputs.length === 0) await renew({ stage: 'uploading' });
-    const key = outputKey(job.id, job.attempts, output.name);
+    const key = outputKey(job.id, job.attempts, name);
     x.stored.push(key);
-    const put = await deps.blobs.put(key, body, { contentType: output.contentType });
-    if (size !== null && put.size !== size) throw new Error('an output was stored with another size than the engine sent');
-    outputs.push({ name: output.name, key, size: put.size, content_type: output.contentType, sha256: put.sha256 });
+    const stored = await deps.blobs.put(key, body, { contentType });
+    if (size !== null && stored.size !== size) throw new Error('an output was stored with another size than the engine sent');
+    const output: JobOutput = { name, key, size: stored.size, content_type: contentType, sha256: stored.sha256 };
+    const same = outputs.findIndex((o) => o.name === name);
+    if (same >= 0) outputs[same] = output;
+    else outputs.push(output);
+  };
+  // What the last pass writes that the attempt takes: the plan's outputs by file, every file under a collected
+  // folder by its path, and scratch files as text for the kind.
+  const generated = new Set(plan.files.map((file) => file.file));
+  const planned = (path: string) => plan.outputs.find((output) => output.file === path && !generated.has(path));
+  const collected = (path: string) => plan.collect.some((prefix) => path.startsWith(prefix));
+  const want = (path: string) => plan.scratch.includes(path) || planned(path) !== undefined || collected(path);
+  const take = async (path: string, body: ReadableStream<Uint8Array>, size: number | null) => {
+    if (plan.scratch.includes(path)) return void scratch.set(path, await readText(body, SCRATCH_BYTES));
+    const output = planned(path);
+    await put(output?.name ?? path, output?.contentType ?? contentTypeOf(path), body, size);
   };
 
   let logTail = '';
@@ -227,8 +244,8 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
         timeoutMs: Math.max(1, deadline - deps.clock()),
         signal,
         dirs: plan.dirs,
-        keep: last ? plan.outputs.filter((output) => !plan.files.some((file) => file.file === output.file)) : [],
-        store,
+        want: (path) => last && want(path),
+        store: take,
         onProgress: (progress) => {
           const now = deps.clock();
           if (now - lastWrite < PROGRESS_WRITE_MS) return;
@@ -251,16 +268,36 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
   // Text outputs the planner made itself (a sprite's WebVTT index).
   for (const file of plan.files) {
     const output = plan.outputs.find((o) => o.file === file.file);
-    if (output) await store(output, new Blob([file.text]).stream(), null);
+    if (output) await put(output.name, output.contentType, new Blob([file.text]).stream(), null);
   }
   // ffmpeg may write fewer numbered frames than planned (a variable frame rate input); that is the input's doing.
   const missing = plan.outputs.find((output) => !outputs.some((stored) => stored.name === output.name));
   if (missing) throw new JobFailure('OUTPUT_MISSING', `ffmpeg did not produce ${missing.name}.`, false, logTail);
-  // In the plan's order, whatever order the engine sent them in.
-  const order = plan.outputs.map((o) => o.name);
-  outputs.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 
-  return { outputs, result: kind.result({ request, probes, plan, measurements, logTail }), logTail };
+  const record = {
+    request,
+    probes,
+    plan,
+    measurements,
+    logTail,
+    outputs,
+    scratch,
+    read: async (name: string) => {
+      const output = outputs.find((o) => o.name === name);
+      const blob = output ? await deps.blobs.get(output.key) : null;
+      if (!blob) throw new Error(`no stored output ${name} to read`);
+      return readText(blob.body, SCRATCH_BYTES);
+    },
+  };
+  for (const text of (await kind.finish?.(record, limits)) ?? []) {
+    await put(text.name, text.contentType, new Blob([text.text]).stream(), null);
+  }
+  // The plan's outputs in its order, then the rest (collected, made by the kind) by name.
+  const order = plan.outputs.map((o) => o.name);
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  outputs.sort((a, b) => rank(a.name) - rank(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+
+  return { outputs, result: kind.result(record), logTail };
 }
 
 /**
@@ -328,6 +365,28 @@ function checkInputLimits(limits: Limits, probe: ProbeResult): void {
     if (stream.type === 'video' && stream.width && stream.height && stream.width * stream.height > limits.outputPixels) {
       throw new JobFailure('LIMIT_EXCEEDED', `The input frame is larger than the limit of ${limits.outputPixels} pixels.`, false);
     }
+  }
+}
+
+/** A stream's bytes as UTF-8 text, refusing more than `limit` bytes. */
+async function readText(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
+  const decoder = new TextDecoder();
+  const reader = body.getReader();
+  let text = '';
+  let total = 0;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return text + decoder.decode();
+      total += value.byteLength;
+      if (total > limit) {
+        await reader.cancel();
+        throw new JobFailure('RESOURCE_LIMIT', 'A file the job reads back is too large.', false);
+      }
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
   }
 }
 

@@ -4,12 +4,12 @@
  * every path (audit #4); every file operation is async and streamed (audits #5, #17).
  */
 import { createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Engine, EngineName } from '../engine/engine.js';
-import { openFile } from '../engine/files.js';
+import { listFiles, openFile } from '../engine/files.js';
 import type { EngineProfile } from '../media/routing.js';
 import { JobFailure } from './failures.js';
 import { inputTooLarge, type InputSource, type OpenedInput } from './inputs.js';
@@ -65,11 +65,13 @@ export function fileWorkspace(options: FileWorkspaceOptions): Workspace {
     probeEngine: (profiles) => (profiles.some((p) => p.name === 'native') || !profiles.some((p) => p.name === 'wasm') ? 'native' : 'wasm'),
     async open(job, signal) {
       const dir = await mkdtemp(join(options.tmpRoot, `job-${job.id}-`));
+      const inputs = new Set<string>();
       let closed: Promise<void> | null = null;
       return {
         async addInput(input, budget, limit) {
           const opened = await options.inputs.open(input.uri);
           if (opened.size > budget) throw inputTooLarge(limit);
+          inputs.add(input.file);
           return materialise(opened, join(dir, input.file), { budget, limit, signal });
         },
         probe: (file, name, signal) => engine(name).probe(file, { cwd: dir, signal, timeoutMs: PROBE_TIMEOUT_MS }),
@@ -83,11 +85,11 @@ export function fileWorkspace(options: FileWorkspaceOptions): Workspace {
             signal: run.signal,
             onProgress: (progress) => run.onProgress(progress),
           });
-          for (const output of run.keep) {
-            const path = join(dir, ...output.file.split('/'));
-            const found = await stat(path).catch(() => null);
-            // A planned file ffmpeg did not write is the pipeline's to report.
-            if (found?.isFile()) await run.store(output, openFile(path), found.size);
+          // What ffmpeg wrote (the inputs, linked or copied in, are not its); a planned file it did not write is the
+          // pipeline's to report.
+          const { files } = await listFiles(dir, { followLinks: false });
+          for (const file of files) {
+            if (!inputs.has(file.path) && run.want(file.path)) await run.store(file.path, openFile(file.absolute), file.size);
           }
           return result;
         },

@@ -69,7 +69,6 @@ export function streamWorkspace(options: StreamWorkspaceOptions): Workspace {
           return probeRemote(connect(name), source(file), { timeoutMs: PROBE_TIMEOUT_MS, signal });
         },
         run(name, run) {
-          const keep = new Map(run.keep.map((output) => [output.file, output]));
           return runRemote(connect(name), {
             args: run.args,
             expectedDurationS: run.expectedDurationS,
@@ -79,11 +78,9 @@ export function streamWorkspace(options: StreamWorkspaceOptions): Workspace {
             signal: run.signal,
             onProgress: run.onProgress,
             async onOutput({ path, size, body }) {
-              const output = keep.get(path);
-              // Not a file the job keeps (a measuring pass's, or a stray one): read past it.
-              if (!output) return body.pipeTo(new WritableStream());
-              keep.delete(path);
-              await run.store(output, body, size);
+              // Not a file the attempt takes (a measuring pass's, or a stray one): read past it.
+              if (!run.want(path)) return body.pipeTo(new WritableStream());
+              await run.store(path, body, size);
             },
           });
         },

@@ -8,7 +8,6 @@
  */
 import type { Job } from '../db/schema.js';
 import type { EngineName, ProbeResult } from '../engine/engine.js';
-import type { PlanOutput } from '../media/plan.js';
 import type { Progress } from '../media/progress-types.js';
 import type { EngineProfile } from '../media/routing.js';
 
@@ -29,10 +28,10 @@ export interface PassRun {
   onProgress(progress: Progress): void;
   /** Directories the outputs go into, parents first. */
   dirs: string[];
-  /** The files of this run the job keeps (the last pass's outputs); anything else the run writes is dropped. */
-  keep: readonly PlanOutput[];
-  /** Stores one kept output; `size` when the workspace knows it (the pipeline then checks what was stored). */
-  store(output: PlanOutput, body: ReadableStream<Uint8Array>, size: number | null): Promise<void>;
+  /** Whether the attempt takes the file the run wrote at `path` (relative, '/'-separated); the rest is dropped. */
+  want(path: string): boolean;
+  /** Hands over one wanted file; `size` when the workspace knows it (the pipeline then checks what it got). */
+  store(path: string, body: ReadableStream<Uint8Array>, size: number | null): Promise<void>;
 }
 
 export interface AttemptSpace {
@@ -42,7 +41,7 @@ export interface AttemptSpace {
    */
   addInput(input: { uri: string; file: string }, budget: number, limit: number): Promise<number>;
   probe(file: string, engine: EngineName, signal: AbortSignal): Promise<ProbeResult>;
-  /** One ffmpeg run on `engine`; every kept output it wrote is handed to `run.store` before it resolves. */
+  /** One ffmpeg run on `engine`; every wanted file it wrote is handed to `run.store` before it resolves. */
   run(engine: EngineName, run: PassRun): Promise<{ logTail: string }>;
   /** Frees everything of the attempt (temp dir, the engine's container); never rejects. */
   close(): Promise<void>;

@@ -14,7 +14,7 @@ export const convertKind: Kind<ConvertRequest> = {
   plan(request, probes, limits, measurements) {
     const plan = planConvert(request, probes, limits, measurements);
     if (isPlanProblems(plan)) return plan;
-    return { ...plan, dirs: [] };
+    return { ...plan, dirs: [], collect: [], scratch: [] };
   },
   measure: (logTail) => measurementsFrom(logTail),
   result({ probes, plan, measurements }) {

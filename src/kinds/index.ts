@@ -4,7 +4,7 @@ import { convertKind } from './convert.js';
 import type { Kind } from './kind.js';
 import { probeKind } from './probe.js';
 
-export type { AttemptRecord, Kind, KindPlan } from './kind.js';
+export type { AttemptRecord, Kind, KindPlan, TextOutput } from './kind.js';
 
 export const KINDS: { readonly [K in JobKind]: Kind<never> } = {
   convert: convertKind,

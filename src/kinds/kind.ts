@@ -5,7 +5,7 @@
  * the job's result. Adding a kind touches its module, its schema and its route, nothing in the runners.
  */
 import type { Limits } from '../config.js';
-import type { JobKind } from '../db/schema.js';
+import type { JobKind, JobOutput } from '../db/schema.js';
 import type { EngineName, ProbeResult } from '../engine/engine.js';
 import type { GeneratedFile, Measurements, PlanInput, PlanOutput, PlanPass, PlanProblem, PlanRequirements } from '../media/plan.js';
 
@@ -19,6 +19,13 @@ export interface KindPlan {
   files: GeneratedFile[];
   /** Directories the outputs go into, parents first. */
   dirs: string[];
+  /**
+   * Folders (`hls/`) whose every file the last pass writes is kept, named by its path in the run dir: a streaming
+   * package's playlists and segments, whose number only ffmpeg knows.
+   */
+  collect: string[];
+  /** Files the last pass writes for the kind to read in `finish` (an analysis log), not kept. */
+  scratch: string[];
   requirements: PlanRequirements;
   /** What the speed and memory model reads (src/media/estimate.ts PlanShape). */
   args: string[];
@@ -26,7 +33,14 @@ export interface KindPlan {
   expectedDurationS: number | null;
 }
 
-/** What the attempt saw, for the job's result. */
+/** A text output a kind makes itself once the passes ran (a playlist with measured bandwidths, a per-frame CSV). */
+export interface TextOutput {
+  name: string;
+  contentType: string;
+  text: string;
+}
+
+/** What the attempt saw, for the kind's `finish` and the job's result. */
 export interface AttemptRecord<Request> {
   request: Request;
   probes: ProbeResult[];
@@ -34,6 +48,12 @@ export interface AttemptRecord<Request> {
   measurements: Measurements;
   /** The last pass's log tail, scrubbed. */
   logTail: string;
+  /** What was stored so far, in the order it was stored. */
+  outputs: readonly JobOutput[];
+  /** The scratch files of the last pass, by path, as text. */
+  scratch: ReadonlyMap<string, string>;
+  /** A stored output's bytes as text (a media playlist the kind reads back). */
+  read(name: string): Promise<string>;
 }
 
 export interface Kind<Request = unknown> {
@@ -46,7 +66,12 @@ export interface Kind<Request = unknown> {
   plan(request: Request, probes: ProbeResult[], limits: Limits, measurements: Measurements): KindPlan | PlanProblem[];
   /** What a measuring pass's log says, for the next plan. */
   measure(logTail: string): Measurements;
-  /** The job's `result`. */
+  /**
+   * After the passes, what the kind adds from what they made: text outputs (stored as they are, replacing a
+   * collected file of the same name). Absent for kinds that add nothing.
+   */
+  finish?(record: AttemptRecord<Request>, limits: Limits): Promise<TextOutput[]>;
+  /** The job's `result`, once every output is stored. */
   result(record: AttemptRecord<Request>): Record<string, unknown>;
   /** The engine the request forces (options.engine), or null for automatic. */
   forcedEngine(request: Request): EngineName | null;

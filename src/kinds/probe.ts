@@ -14,6 +14,8 @@ export const probeKind: Kind<ProbeRequest> = {
     outputs: [],
     files: [],
     dirs: [],
+    collect: [],
+    scratch: [],
     requirements: { encoders: [], decoders: [], filters: [], muxers: [] },
     args: [],
     streamCopy: false,
