@@ -14,6 +14,7 @@ import { healthApi } from './api/health.js';
 import { jobsApi } from './api/jobs.js';
 import { rateLimit } from './api/middleware.js';
 import { presetsApi } from './api/presets.js';
+import { streamApi } from './api/stream.js';
 import { uploadsApi } from './api/uploads.js';
 import type { Platform } from './platform.js';
 import { Problem, problems } from './problems.js';
@@ -36,6 +37,7 @@ export function createApp(platform: Platform) {
   app.route('/api/v1', uploadsApi);
   app.route('/api/v1', convertApi);
   app.route('/api/v1', estimateApi);
+  app.route('/api/v1', streamApi);
   app.route('/api/v1', jobsApi);
   app.route('/api/v1', presetsApi);
 

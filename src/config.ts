@@ -14,6 +14,8 @@ export interface Limits {
   operations: number;
   /** Files one job may produce (thumbnails, sprite and index...). */
   outputs: number;
+  /** Rungs of a streaming ladder. */
+  variants: number;
   concurrentJobs: number;
   /** Requests per window (token bucket capacity) and the window in seconds. */
   requests: number;
@@ -57,6 +59,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxBitrate: 100_000_000,
   operations: 20,
   outputs: 100,
+  variants: 8,
   concurrentJobs: 5,
   requests: 120,
   windowS: 60,
@@ -80,6 +83,7 @@ function loadLimits(env: Env, prefix: string, base: Limits): Limits {
     maxBitrate: read('BITRATE_LIMIT', base.maxBitrate, 1000, 1_000_000_000),
     operations: read('OPERATIONS_LIMIT', base.operations, 1, 100),
     outputs: read('OUTPUTS_LIMIT', base.outputs, 1, 1000),
+    variants: read('VARIANTS_LIMIT', base.variants, 1, 16),
     concurrentJobs: read('CONCURRENT_JOBS', base.concurrentJobs, 1, 10_000),
     requests: read('RATE_LIMIT', base.requests, 1, 1_000_000),
     windowS: read('RATE_WINDOW_S', base.windowS, 1, 86_400),

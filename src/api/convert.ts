@@ -9,7 +9,8 @@ import { router, type AppEnv } from './env.js';
 import { jsonBodyLimit, limitsFor, rateLimit, requireJson, requireKey } from './middleware.js';
 import { presentJob } from './present.js';
 import { resolveConvertBody } from './presets.js';
-import { routeConvert } from './engine-choice.js';
+import { chooseEngine } from './engine-choice.js';
+import { convertKind } from '../kinds/convert.js';
 import { acceptedHeaders, submit } from './submit.js';
 
 export const convertApi = router();
@@ -44,7 +45,7 @@ convertApi.openapi(
       const first = found[0]!;
       throw problems.unprocessable(first.code, first.message, found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })));
     }
-    const routed = await routeConvert(c, request, limitsFor(c));
+    const routed = await chooseEngine(c, convertKind, request, limitsFor(c));
     const { job, replayed } = await submit(c, {
       kind: 'convert',
       request,

@@ -1,7 +1,7 @@
 /**
- * Engine routing at submission: the request is planned against assumed probes (every input has a video and an
- * audio stream of unknown codec and size, as validation assumes), which gives the encoders, filters and muxers it
- * needs; the inputs' sizes come from their uploads. src/media/routing.ts picks the engine; a job no engine can run
+ * Engine routing at submission: the request is planned by its kind against assumed probes (every input has a video
+ * and an audio stream of unknown codec and size, as validation assumes), which gives the encoders, filters and
+ * muxers it needs; the inputs' sizes come from their uploads. src/media/routing.ts picks the engine; a job no engine can run
  * is refused here with 422, naming what is missing, before anything is stored (audit #13).
  */
 import type { Context } from 'hono';
@@ -9,11 +9,10 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { Limits } from '../config.js';
 import { uploads } from '../db/schema.js';
 import type { ProbeResult } from '../engine/engine.js';
+import type { Kind, KindPlan } from '../kinds/index.js';
 import { encoderKind, profileOf, type EngineName } from '../media/estimate.js';
-import { inputsOf, isPlanProblems, planConvert, type ConvertPlan } from '../media/plan.js';
 import { routeJob, type Missing, type Route } from '../media/routing.js';
 import { problems, type ProblemItem } from '../problems.js';
-import type { ConvertRequest } from '../schemas/convert.js';
 import { parseInputUri } from '../storage/uri.js';
 import type { AppEnv } from './env.js';
 
@@ -35,16 +34,10 @@ export interface Routed {
   reason: string | null;
 }
 
-/** Plans a request without its probes, for routing and estimates; null when it cannot be planned that way. */
-export function planAssumed(request: ConvertRequest, limits: Limits): ConvertPlan | null {
-  const plan = planConvert(request, inputsOf(request).map(() => ASSUMED_PROBE), limits);
-  return isPlanProblems(plan) ? null : plan;
-}
-
 /** The total size of a request's uploaded inputs; null when some input's size is not known here. */
-export async function inputBytesOf(c: Context<AppEnv>, request: ConvertRequest): Promise<number | null> {
+export async function inputBytesOf(c: Context<AppEnv>, inputs: readonly { uri: string }[]): Promise<number | null> {
   const ids: string[] = [];
-  for (const input of inputsOf(request)) {
+  for (const input of inputs) {
     try {
       const location = parseInputUri(input.uri, ['upload', 'local']);
       if (location.kind !== 'upload') return null;
@@ -63,17 +56,20 @@ export async function inputBytesOf(c: Context<AppEnv>, request: ConvertRequest):
   return rows.reduce((sum, row) => sum + row.size, 0);
 }
 
-export async function routeConvert(c: Context<AppEnv>, request: ConvertRequest, limits: Limits): Promise<Routed> {
-  const forced = request.options.engine === 'auto' ? null : request.options.engine;
+/**
+ * The engine of a job of any kind, chosen at submission from the plan its request makes against assumed probes;
+ * a kind whose plan needs the probe to say more is routed by its attempt instead (engine null).
+ */
+export async function chooseEngine<R>(c: Context<AppEnv>, kind: Kind<R, KindPlan>, request: R, limits: Limits): Promise<Routed> {
+  const forced = kind.forcedEngine(request);
   const { platform } = c.var;
-  if (!platform.routing) return { engine: forced, reason: forced ? 'forced by options.engine' : null };
-  const plan = planAssumed(request, limits);
-  if (!plan) {
-    // The planner needs the probes to say more; the engine is then chosen when the job runs.
-    return { engine: forced, reason: forced ? 'forced by options.engine' : null };
-  }
+  const unrouted = { engine: forced, reason: forced ? 'forced by options.engine' : null };
+  if (!platform.routing) return unrouted;
+  const inputs = kind.inputs(request);
+  const plan = kind.plan(request, inputs.map(() => ASSUMED_PROBE), limits, {});
+  if (Array.isArray(plan)) return unrouted;
   const engines = await platform.routing();
-  const profile = profileOf({ plan, probe: null, request, inputBytes: await inputBytesOf(c, request) });
+  const profile = profileOf({ plan, probe: null, request, inputBytes: await inputBytesOf(c, inputs) });
   const route = routeJob({ requirements: plan.requirements, profile, forced }, engines);
   if (!route.ok) throw routeProblem(route);
   return { engine: route.engine, reason: route.reason };

@@ -112,7 +112,7 @@ estimateApi.openapi(
     const main = probed[0] ?? null;
     const inputBytes = probed.every((p) => p !== null)
       ? probed.reduce((sum, p) => sum + (p?.bytes ?? 0), 0)
-      : await inputBytesOf(c, request);
+      : await inputBytesOf(c, inputsOf(request));
     const profile = profileOf({ plan, probe: main?.probe ?? null, request, inputBytes });
     const forced = request.options.engine === 'auto' ? null : request.options.engine;
 

@@ -3,8 +3,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import * as transitions from '../jobs/transitions.js';
 import { eventsAfter, getJob, isTerminal, listJobs } from '../jobs/queries.js';
-import { problems } from '../problems.js';
-import { JobIdParams, JobListSchema, JobSchema, ListJobsQuery, problemResponses } from '../schemas/job.js';
+import { fromZodError, problems } from '../problems.js';
+import { JobIdParams, JobListSchema, JobSchema, ListJobsQuery, OutputSchema, problemResponses } from '../schemas/job.js';
 import { contentDisposition } from '../storage/filename.js';
 import { router } from './env.js';
 import { rateLimit, requireKey } from './middleware.js';
@@ -147,47 +147,67 @@ jobsApi.openapi(
   },
 );
 
+const OutputListSchema = z.object({ items: z.array(OutputSchema) }).openapi('OutputList');
+
 jobsApi.openapi(
   createRoute({
     method: 'get',
-    path: '/jobs/{id}/outputs/{name}',
-    summary: 'Download an output; supports Range',
-    request: {
-      params: JobIdParams.extend({ name: z.string().min(1).max(255).openapi({ param: { name: 'name', in: 'path' } }) }),
-    },
-    responses: {
-      200: { description: 'The file' },
-      206: { description: 'Part of the file' },
-      416: { description: 'Range not satisfiable' },
-      ...problemResponses,
-    },
+    path: '/jobs/{id}/outputs',
+    summary: 'List the outputs of a completed job (every file of a streaming package), each with its download URL',
+    request: { params: JobIdParams },
+    responses: { 200: { description: 'The outputs', content: { 'application/json': { schema: OutputListSchema } } }, ...problemResponses },
   }),
   async (c) => {
-    const { platform, apiKey } = c.var;
-    const { id, name } = c.req.valid('param');
-    const job = await getJob(platform.db, id, apiKey.id);
-    const output = job?.status === 'completed' ? job.outputs?.find((o) => o.name === name) : undefined;
-    if (!output) throw problems.notFound('No such output.');
-    const range = parseRange(c.req.header('range'), output.size);
-    if (range === 'unsatisfiable') {
-      return new Response(null, { status: 416, headers: { 'content-range': `bytes */${output.size}` } });
-    }
-    const blob = await platform.blobs.get(output.key, range ?? undefined);
-    if (!blob) throw problems.notFound('The output is no longer stored.');
-    const headers = new Headers({
-      'content-type': output.content_type,
-      'accept-ranges': 'bytes',
-      'content-disposition': contentDisposition(output.name),
-      'cache-control': 'private, max-age=0',
-    });
-    if (output.sha256) headers.set('etag', `"${output.sha256}"`);
-    if (!range) {
-      headers.set('content-length', String(output.size));
-      return new Response(blob.body, { status: 200, headers });
-    }
-    const end = range.offset + range.length - 1;
-    headers.set('content-length', String(range.length));
-    headers.set('content-range', `bytes ${range.offset}-${end}/${output.size}`);
-    return new Response(blob.body, { status: 206, headers });
+    const job = await getJob(c.var.platform.db, c.req.valid('param').id, c.var.apiKey.id);
+    if (!job) throw problems.notFound('No such job.');
+    return c.json({ items: presentJob(job).outputs }, 200);
   },
 );
+
+// An output's name may have several segments (a package's `hls/720p/seg_00001.m4s`), so the route takes the rest of
+// the path; it is documented under the same path with `name` as one parameter.
+jobsApi.openAPIRegistry.registerPath({
+  method: 'get',
+  path: '/jobs/{id}/outputs/{name}',
+  summary: "Download an output by its name (a package's files by their relative path); supports Range",
+  request: {
+    params: JobIdParams.extend({ name: z.string().min(1).max(1024).openapi({ param: { name: 'name', in: 'path' }, example: 'hls/720p/seg_00001.m4s' }) }),
+  },
+  responses: {
+    200: { description: 'The file' },
+    206: { description: 'Part of the file' },
+    416: { description: 'Range not satisfiable' },
+    ...problemResponses,
+  },
+});
+
+jobsApi.get('/jobs/:id/outputs/:name{.+}', async (c) => {
+  const { platform, apiKey } = c.var;
+  const params = JobIdParams.safeParse({ id: c.req.param('id') });
+  if (!params.success) throw fromZodError(params.error, 'param');
+  const name = c.req.param('name');
+  const job = await getJob(platform.db, params.data.id, apiKey.id);
+  const output = job?.status === 'completed' ? job.outputs?.find((o) => o.name === name) : undefined;
+  if (!output) throw problems.notFound('No such output.');
+  const range = parseRange(c.req.header('range'), output.size);
+  if (range === 'unsatisfiable') {
+    return new Response(null, { status: 416, headers: { 'content-range': `bytes */${output.size}` } });
+  }
+  const blob = await platform.blobs.get(output.key, range ?? undefined);
+  if (!blob) throw problems.notFound('The output is no longer stored.');
+  const headers = new Headers({
+    'content-type': output.content_type,
+    'accept-ranges': 'bytes',
+    'content-disposition': contentDisposition(output.name.slice(output.name.lastIndexOf('/') + 1)),
+    'cache-control': 'private, max-age=0',
+  });
+  if (output.sha256) headers.set('etag', `"${output.sha256}"`);
+  if (!range) {
+    headers.set('content-length', String(output.size));
+    return new Response(blob.body, { status: 200, headers });
+  }
+  const end = range.offset + range.length - 1;
+  headers.set('content-length', String(range.length));
+  headers.set('content-range', `bytes ${range.offset}-${end}/${output.size}`);
+  return new Response(blob.body, { status: 206, headers });
+});

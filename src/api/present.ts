@@ -30,7 +30,8 @@ export function presentJob(job: Job) {
       name: o.name,
       size: o.size,
       content_type: o.content_type,
-      url: `${self}/outputs/${encodeURIComponent(o.name)}`,
+      // A package's files keep their folders in the URL, so that the playlists' relative URIs resolve.
+      url: `${self}/outputs/${o.name.split('/').map(encodeURIComponent).join('/')}`,
     })),
     result: job.result ?? null,
     request: job.request,

@@ -223,7 +223,7 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
   const collected = (path: string) => plan.collect.some((prefix) => path.startsWith(prefix));
   const want = (path: string) => plan.scratch.includes(path) || planned(path) !== undefined || collected(path);
   const take = async (path: string, body: ReadableStream<Uint8Array>, size: number | null) => {
-    if (plan.scratch.includes(path)) return void scratch.set(path, await readText(body, SCRATCH_BYTES));
+    if (plan.scratch.includes(path)) return void scratch.set(path, new TextDecoder().decode(await readBytes(body, SCRATCH_BYTES)));
     const output = planned(path);
     await put(output?.name ?? path, output?.contentType ?? contentTypeOf(path), body, size);
   };
@@ -286,18 +286,17 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
       const output = outputs.find((o) => o.name === name);
       const blob = output ? await deps.blobs.get(output.key) : null;
       if (!blob) throw new Error(`no stored output ${name} to read`);
-      return readText(blob.body, SCRATCH_BYTES);
+      return readBytes(blob.body, SCRATCH_BYTES);
     },
   };
-  for (const text of (await kind.finish?.(record, limits)) ?? []) {
-    await put(text.name, text.contentType, new Blob([text.text]).stream(), null);
-  }
+  const finished = (await kind.finish?.(record, limits)) ?? { outputs: [], measured: {} };
+  for (const text of finished.outputs) await put(text.name, text.contentType, new Blob([text.text]).stream(), null);
   // The plan's outputs in its order, then the rest (collected, made by the kind) by name.
   const order = plan.outputs.map((o) => o.name);
   const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
   outputs.sort((a, b) => rank(a.name) - rank(b.name) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-  return { outputs, result: kind.result(record), logTail };
+  return { outputs, result: kind.result(record, finished.measured), logTail };
 }
 
 /**
@@ -368,26 +367,32 @@ function checkInputLimits(limits: Limits, probe: ProbeResult): void {
   }
 }
 
-/** A stream's bytes as UTF-8 text, refusing more than `limit` bytes. */
-async function readText(body: ReadableStream<Uint8Array>, limit: number): Promise<string> {
-  const decoder = new TextDecoder();
+/** A stream's bytes, refusing more than `limit` of them. */
+async function readBytes(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
   const reader = body.getReader();
-  let text = '';
+  const chunks: Uint8Array[] = [];
   let total = 0;
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return text + decoder.decode();
+      if (done) break;
       total += value.byteLength;
       if (total > limit) {
         await reader.cancel();
         throw new JobFailure('RESOURCE_LIMIT', 'A file the job reads back is too large.', false);
       }
-      text += decoder.decode(value, { stream: true });
+      chunks.push(value);
     }
   } finally {
     reader.releaseLock();
   }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }
 
 /** Deletes what an attempt stored before it lost its job: the first completion wins, the rest leaves nothing. */

@@ -3,12 +3,14 @@ import type { JobKind } from '../db/schema.js';
 import { convertKind } from './convert.js';
 import type { Kind } from './kind.js';
 import { probeKind } from './probe.js';
+import { streamKind } from './stream.js';
 
 export type { AttemptRecord, Kind, KindPlan, TextOutput } from './kind.js';
 
 export const KINDS: { readonly [K in JobKind]: Kind<never> } = {
   convert: convertKind,
   probe: probeKind,
+  stream: streamKind,
 };
 
 /** The module of a job's kind, typed loosely: a stored request was validated by that kind when it was submitted. */

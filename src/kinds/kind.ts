@@ -41,10 +41,10 @@ export interface TextOutput {
 }
 
 /** What the attempt saw, for the kind's `finish` and the job's result. */
-export interface AttemptRecord<Request> {
+export interface AttemptRecord<Request, Plan extends KindPlan = KindPlan> {
   request: Request;
   probes: ProbeResult[];
-  plan: KindPlan;
+  plan: Plan;
   measurements: Measurements;
   /** The last pass's log tail, scrubbed. */
   logTail: string;
@@ -52,27 +52,27 @@ export interface AttemptRecord<Request> {
   outputs: readonly JobOutput[];
   /** The scratch files of the last pass, by path, as text. */
   scratch: ReadonlyMap<string, string>;
-  /** A stored output's bytes as text (a media playlist the kind reads back). */
-  read(name: string): Promise<string>;
+  /** A stored output's bytes (a media playlist, an initialisation segment the kind reads back), up to 16 MiB. */
+  read(name: string): Promise<Uint8Array>;
 }
 
-export interface Kind<Request = unknown> {
+export interface Kind<Request = unknown, Plan extends KindPlan = KindPlan> {
   readonly name: JobKind;
   /** The storage inputs, in ffmpeg's order, each with the file name it gets in the run dir. */
   inputs(request: Request): PlanInput[];
   /** Everything that can be checked before the inputs are read (audit #13); empty when the request is fine. */
   validate(request: Request, limits: Limits): PlanProblem[];
   /** The plan from the inputs' probes, in `inputs()` order, and what a measuring pass found (empty at first). */
-  plan(request: Request, probes: ProbeResult[], limits: Limits, measurements: Measurements): KindPlan | PlanProblem[];
+  plan(request: Request, probes: ProbeResult[], limits: Limits, measurements: Measurements): Plan | PlanProblem[];
   /** What a measuring pass's log says, for the next plan. */
   measure(logTail: string): Measurements;
   /**
-   * After the passes, what the kind adds from what they made: text outputs (stored as they are, replacing a
-   * collected file of the same name). Absent for kinds that add nothing.
+   * After the passes, what the kind makes of what they wrote: text outputs (stored as they are, replacing a
+   * collected file of the same name) and what it measured, for `result`. Absent for kinds that add nothing.
    */
-  finish?(record: AttemptRecord<Request>, limits: Limits): Promise<TextOutput[]>;
-  /** The job's `result`, once every output is stored. */
-  result(record: AttemptRecord<Request>): Record<string, unknown>;
+  finish?(record: AttemptRecord<Request, Plan>, limits: Limits): Promise<{ outputs: TextOutput[]; measured: Record<string, unknown> }>;
+  /** The job's `result`, once every output is stored; `measured` is what `finish` found. */
+  result(record: AttemptRecord<Request, Plan>, measured: Record<string, unknown>): Record<string, unknown>;
   /** The engine the request forces (options.engine), or null for automatic. */
   forcedEngine(request: Request): EngineName | null;
 }

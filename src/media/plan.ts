@@ -189,6 +189,45 @@ function compose(
   mode: PassMode,
   only: { audio: boolean; video: boolean } | null,
 ): Composition {
+  const { c, problems, output } = composeStages(req, probes, limits, measurements, mode, only);
+  if (mode === 'measure') return renderMeasure(c, problems);
+  return finishFinal(c, req, output, problems);
+}
+
+/** The state after every operation of a request was applied to its streams, for planners that render it their way. */
+export interface ComposedStreams {
+  problems: PlanProblem[];
+  /** BASE_ARGS and every input with its options. */
+  inputArgs: string[];
+  graph: GraphBuilder;
+  video: VideoPipe | null;
+  audio: StreamPipe | null;
+  /** Seconds of the timeline after the operations; null when unknown or zero. */
+  durationS: number | null;
+  decoders: string[];
+}
+
+/**
+ * The operations of a request applied to its main input's video and audio, not rendered: the streaming planner
+ * (stream-plan.ts) splits the video into its ladder from here. `req.output` only says which streams are kept.
+ */
+export function composeStreams(req: ConvertRequest, probes: readonly ProbeResult[] | null, limits: Limits): ComposedStreams {
+  const { c, problems } = composeStages(req, probes, limits, {}, 'final', null);
+  for (const pipe of [c.video, c.audio]) {
+    const codec = pipe ? firstStream(c.inputs[0]!.probe, pipe.kind)?.codec : null;
+    if (codec) c.decoders.add(codec);
+  }
+  return { problems, inputArgs: renderInputs(c), graph: c.graph, video: c.video, audio: c.audio, durationS: c.duration, decoders: [...c.decoders] };
+}
+
+function composeStages(
+  req: ConvertRequest,
+  probes: readonly ProbeResult[] | null,
+  limits: Limits,
+  measurements: Measurements,
+  mode: PassMode,
+  only: { audio: boolean; video: boolean } | null,
+): { c: Composer; problems: PlanProblem[]; output: NormalisedOutput } {
   const problems: PlanProblem[] = [];
   const output = normaliseOutput(req.output);
   const format = FORMATS[output.format];
@@ -255,8 +294,7 @@ function compose(
     }
   }
 
-  if (mode === 'measure') return renderMeasure(c, problems);
-  return finishFinal(c, req, output, problems);
+  return { c, problems, output };
 }
 
 function applyOperation(op: Operation, index: number, c: Composer): void {

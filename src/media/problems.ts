@@ -9,7 +9,9 @@ export type PlanProblemCode =
   | 'LIMIT_EXCEEDED'
   | 'NO_VIDEO_STREAM'
   | 'NO_AUDIO_STREAM'
-  | 'UNSUPPORTED_INPUT';
+  | 'UNSUPPORTED_INPUT'
+  /** A streaming ladder that does not hold together: repeated rungs, mixed codecs. */
+  | 'INVALID_LADDER';
 
 export interface PlanProblem {
   code: PlanProblemCode;
