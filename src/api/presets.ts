@@ -86,8 +86,9 @@ function storedBody(row: StoredPreset): PresetBody | null {
 function checkPreset(c: Context<AppEnv>, body: PresetBody): void {
   // Any well-formed URI: a preset has no input of its own; inputs are checked when a job uses it.
   const { description: _description, ...fields } = body;
-  const request = ConvertRequestSchema.safeParse({ ...fields, input: 'upload:00000000-0000-7000-8000-000000000000' });
-  if (!request.success) throw fromZodError(request.error, 'json');
+  const candidate = { ...fields, input: 'upload:00000000-0000-7000-8000-000000000000' };
+  const request = ConvertRequestSchema.safeParse(candidate);
+  if (!request.success) throw fromZodError(request.error, 'json', candidate);
   const found = validateConvert(request.data, limitsFor(c));
   if (found.length > 0) {
     throw problems.unprocessable(
@@ -256,7 +257,7 @@ export async function resolveConvertBody(c: Context<AppEnv>, body: ConvertBody):
     merged = applyPreset(preset, body);
   }
   const request = ConvertRequestSchema.safeParse(merged);
-  if (!request.success) throw fromZodError(request.error, 'json');
+  if (!request.success) throw fromZodError(request.error, 'json', merged);
   return request.data;
 }
 

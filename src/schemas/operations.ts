@@ -15,7 +15,9 @@ import { decimal, freeText, StorageUri, TimeValue } from './values.js';
 const SIDE = z.number().int().min(2).max(7680);
 const Position = z.enum(POSITIONS).openapi({ description: 'Where on a 3x3 grid of the frame' });
 const Color = z
-  .union([z.enum(NAMED_COLORS), z.string().regex(HEX_COLOR, { message: 'colour must be a name or #RRGGBB' })])
+  // abort: a failed pattern then ends its branch like a failed name does, so zod reports both branches and the
+  // problem can list the names (src/issues.ts); otherwise only the pattern's failure would be reported.
+  .union([z.enum(NAMED_COLORS), z.string().regex(HEX_COLOR, { message: 'colour must be a name or #RRGGBB', abort: true })])
   .openapi({ description: `One of ${NAMED_COLORS.join(', ')}, or #RRGGBB`, example: '#ffcc00' });
 const Opacity = decimal(0, 1, 3);
 const Margin = z.number().int().min(0).max(2000);

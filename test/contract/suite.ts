@@ -106,8 +106,24 @@ export function contractSuite(name: string, harness: () => Harness): void {
         const input = await upload(key);
         const res = await h().fetch('/api/v1/convert', json(key, { input, output: { format: 'mp4', video: { codec: 'divx' } } }));
         const body = await expectProblem(res, 400, 'VALIDATION_FAILED');
-        const item = body.errors?.find((e) => e.pointer === '/output/video/codec' || e.pointer === '/output');
-        expect(item).toBeDefined();
+        expect(body.errors).toEqual([
+          { pointer: '/output/video/codec', message: expect.any(String), allowed: ['h264', 'h265', 'vp9', 'vp8', 'gif', 'webp', 'png', 'jpeg'] },
+        ]);
+      });
+
+      it('every enum or union problem lists the allowed values and suggests the close one', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const cases = [
+          [{ output: 'mp5' }, '/output', 'mp4', 'mp4'],
+          [{ output: 'mp4', operations: [{ type: 'rotate', degrees: 45 }] }, '/operations/0/degrees', 270, 90],
+          [{ output: 'mp4', operations: [{ type: 'resise', width: 640 }] }, '/operations/0/type', 'trim', 'resize'],
+          [{ output: 'mp4', operations: [{ type: 'text', text: 'hi', color: 'reed' }] }, '/operations/0/color', 'white', 'red'],
+        ] as const;
+        for (const [body, pointer, allowed, suggestion] of cases) {
+          const problem = await expectProblem(await h().fetch('/api/v1/convert', json(key, { input, ...body })), 400, 'VALIDATION_FAILED');
+          expect(problem.errors).toEqual([{ pointer, message: expect.any(String), allowed: expect.arrayContaining([allowed]), suggestion }]);
+        }
       });
 
       it('refuses unknown fields, missing fields, bad JSON and wrong content types', async () => {
