@@ -126,6 +126,17 @@ export function contractSuite(name: string, harness: () => Harness): void {
         }
       });
 
+      it('audit #32: a metadata tag named __proto__ is refused with the allowed tag keys', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const raw = `{"input":${JSON.stringify(input)},"output":"mp4","operations":[{"type":"metadata","tags":{"__proto__":"x","title":"t"}}]}`;
+        const res = await h().fetch('/api/v1/convert', { method: 'POST', headers: auth(key, { 'content-type': 'application/json' }), body: raw });
+        const problem = await expectProblem(res, 400, 'VALIDATION_FAILED');
+        expect(problem.errors).toEqual([
+          { pointer: '/operations/0/tags/__proto__', message: expect.stringContaining('__proto__'), allowed: expect.arrayContaining(['title', 'comment']) },
+        ]);
+      });
+
       it('refuses unknown fields, missing fields, bad JSON and wrong content types', async () => {
         const key = await h().key();
         const input = await upload(key);

@@ -23,6 +23,7 @@ describe('fromZodError', () => {
     ['an enum field of an operation', { output: 'mp4', operations: [{ type: 'flip', direction: 'horizontl' }] }, '/operations/0/direction', 'horizontal', 'horizontal'],
     ['a colour name or #RRGGBB', { output: 'mp4', operations: [{ type: 'text', text: 'hi', color: 'reed' }] }, '/operations/0/color', 'red', 'red'],
     ['a job option', { output: 'mp4', options: { engine: 'nativ' } }, '/options/engine', 'native', 'native'],
+    ['a metadata tag key', { output: 'mp4', operations: [{ type: 'metadata', tags: { titel: 'x' } }] }, '/operations/0/tags/titel', 'title', 'title'],
   ])('lists the allowed values and suggests the close one: %s', (_name, body, pointer, allowedValue, suggestion) => {
     const items = itemsFor(body);
     expect(items).toHaveLength(1);
