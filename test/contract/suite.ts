@@ -137,6 +137,22 @@ export function contractSuite(name: string, harness: () => Harness): void {
         ]);
       });
 
+      it('UNKNOWN_PRESET lists the built-in presets and this key’s own, and suggests the close one', async () => {
+        const key = await h().key();
+        const other = await h().key();
+        const input = await upload(key);
+        const preset = { output: { format: 'webm', video: { codec: 'vp8' }, audio: { codec: 'vorbis' } } };
+        const put = (k: string, name: string) => h().fetch(`/api/v1/presets/${name}`, { ...json(k, preset), method: 'PUT' });
+        expect((await put(key, 'small-webm')).status).toBe(201);
+        expect((await put(other, 'theirs-only')).status).toBe(201);
+        const res = await h().fetch('/api/v1/convert', json(key, { input, preset: 'small-web' }));
+        const problem = await expectProblem(res, 422, 'UNKNOWN_PRESET');
+        expect(problem.errors).toEqual([
+          { pointer: '/preset', message: expect.any(String), allowed: expect.arrayContaining(['web-720p', 'thumbnails', 'small-webm']), suggestion: 'small-webm' },
+        ]);
+        expect(problem.errors?.[0]?.allowed).not.toContain('theirs-only');
+      });
+
       it('refuses unknown fields, missing fields, bad JSON and wrong content types', async () => {
         const key = await h().key();
         const input = await upload(key);
