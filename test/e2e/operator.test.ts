@@ -1,12 +1,16 @@
 /** What an operator does from a shell: create keys, start the service, stop it gracefully. */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { client } from '../helpers/api.js';
 import { makeClip, run } from '../helpers/media.js';
 import { freePort, startServerProcess } from '../helpers/process.js';
+import { childPids } from '../helpers/procs.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
 
 let dir: string;
 beforeAll(async () => {
@@ -66,4 +70,112 @@ describe('operator workflow', () => {
       next.kill('SIGKILL');
     }
   }, 120_000);
+});
+
+/** Runs a command to its end from the repository root: its exit code and output, whatever the code. */
+function exec(argv: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
+
+interface Launched {
+  child: ChildProcess;
+  port: number;
+  /** Everything the process wrote so far, stdout and stderr. */
+  output(): string;
+}
+
+/** Starts a command from the repository root and waits for the service's "listening" line (PORT=0: any free port). */
+function launch(argv: string[], env: Record<string, string>): Promise<Launched> {
+  return new Promise((resolveLaunch, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no listening line in 30 s: ${output.slice(-2000)}`));
+    }, 30_000);
+    const read = (chunk: Buffer) => {
+      output += chunk;
+      const listening = /"message":"ffedge listening","url":"http:\/\/127\.0\.0\.1:(\d+)"/.exec(output);
+      if (listening) {
+        clearTimeout(timer);
+        resolveLaunch({ child, port: Number(listening[1]), output: () => output });
+      }
+    };
+    child.stdout!.on('data', read);
+    child.stderr!.on('data', read);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code} before listening: ${output.slice(-2000)}`));
+    });
+  });
+}
+
+/** Whether a process still runs (a zombie, waiting to be reaped, does not). */
+async function alive(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolveOpen) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolveOpen(true);
+    });
+    socket.once('error', () => resolveOpen(false));
+  });
+}
+
+/** The last command of README's "Run it" block: what a newcomer types to start the service. */
+async function readmeRunCommand(): Promise<string[]> {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.split('\n## ').find((part) => part.startsWith('Run it\n'));
+  const block = section ? /```sh\n([\s\S]*?)```/.exec(section)?.[1] : undefined;
+  const lines = (block ?? '').split('\n').map((line) => line.replace(/#.*$/, '').trim()).filter(Boolean);
+  if (lines.length === 0) throw new Error('README has no "Run it" command');
+  return lines[lines.length - 1]!.split(/\s+/);
+}
+
+describe('operator: the run command', () => {
+  const base = () => ({ PATH: process.env.PATH!, HOME: process.env.HOME ?? dir, FFEDGE_WASM_THREADS: '0' });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('the README’s run command stops on %s: no process of it is left, and the port is closed', async (signal) => {
+    const argv = await readmeRunCommand();
+    const env = {
+      ...base(),
+      FFEDGE_DATA_DIR: join(dir, `run-${signal}`),
+      FFEDGE_TMP_DIR: join(dir, `run-${signal}-tmp`),
+      FFEDGE_BOOTSTRAP_ADMIN_KEY: `ffe_${'r'.repeat(16)}_${'R'.repeat(43)}`,
+      FFEDGE_SHUTDOWN_GRACE_MS: '500',
+    };
+    const started = await launch(argv, env);
+    const tree = [started.child.pid!, ...(await childPids(started.child.pid!))];
+    try {
+      expect(await portOpen(started.port)).toBe(true);
+      const exited = new Promise<boolean>((resolveExit) => {
+        started.child.once('exit', () => resolveExit(true));
+        setTimeout(() => resolveExit(false), 20_000);
+      });
+      started.child.kill(signal);
+      expect(await exited).toBe(true);
+      await expect.poll(async () => (await Promise.all(tree.map(alive))).filter(Boolean).length, { timeout: 15_000 }).toBe(0);
+      expect(await portOpen(started.port)).toBe(false);
+      expect(started.output()).toContain(`"signal":"${signal}"`);
+    } finally {
+      for (const pid of tree) if (await alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  }, 90_000);
 });
