@@ -23,7 +23,7 @@ import { fleetFromEnv, withFleet } from '../jobs/fleet.js';
 import { runJob } from '../jobs/runner.js';
 import { consoleLogger, type LocalFiles, type Logger, type Platform } from '../platform.js';
 import { LocalPathError, resolveLocalPath } from '../storage/local-path.js';
-import { bootstrapAdminKey } from '../security/api-keys.js';
+import { bootstrapAdminKey, hasActiveKey, NO_KEY_HINT } from '../security/api-keys.js';
 import { createMemoryLimiter } from '../security/memory-limiter.js';
 import { createLocalBlobStore } from '../storage/local.js';
 import { openLibsql, type OpenedDb } from './libsql.js';
@@ -64,6 +64,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
   const opened: OpenedDb = await openLibsql(dbUrl, env.FFEDGE_DB_AUTH_TOKEN);
   const { db } = opened;
   if (config.bootstrapAdminKey) await bootstrapAdminKey(db, config.bootstrapAdminKey, clock());
+  else if (!(await hasActiveKey(db))) log.warn(NO_KEY_HINT);
 
   const blobs = createLocalBlobStore(blobRoot);
   const coordinator = createLocalCoordinator();

@@ -149,8 +149,64 @@ async function readmeRunCommand(): Promise<string[]> {
   return lines[lines.length - 1]!.split(/\s+/);
 }
 
-describe('operator: the run command', () => {
+describe('operator: keys and the run command', () => {
   const base = () => ({ PATH: process.env.PATH!, HOME: process.env.HOME ?? dir, FFEDGE_WASM_THREADS: '0' });
+
+  it('`npm run keys -- --help` prints the usage and exits 0; an unknown command or option prints it and exits 2', async () => {
+    const env = { ...base(), FFEDGE_DATA_DIR: join(dir, 'cli') };
+    const help = await exec(['npm', 'run', '-s', 'keys', '--', '--help'], env);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toMatch(/^usage: npm run keys -- <command>/);
+    for (const command of ['create', 'list', 'revoke', 'generate']) expect(help.stdout).toContain(`  ${command}`);
+    for (const args of [['frobnicate'], [], ['create', '--nme', 'x'], ['create']]) {
+      const wrong = await exec(['npm', 'run', '-s', 'keys', '--', ...args], env);
+      expect(wrong.code, args.join(' ')).toBe(2);
+      expect(wrong.stderr, args.join(' ')).toContain('usage: npm run keys -- <command>');
+      expect(wrong.stderr, args.join(' ')).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('`keys list` shows id, name, scopes, tier, created and revoked, and never a secret or its hash', async () => {
+    const env = { ...base(), FFEDGE_DATA_DIR: join(dir, 'list') };
+    const keys = ['npm', 'run', '-s', 'keys', '--'];
+    const ops = (await exec([...keys, 'create', '--name', 'ops', '--scope', 'admin'], env)).stdout.trim();
+    const app = (await exec([...keys, 'create', '--name', 'app'], env)).stdout.trim();
+    const opsId = ops.split('_')[1]!;
+    expect((await exec([...keys, 'revoke', '--id', opsId], env)).code).toBe(0);
+    const listed = await exec([...keys, 'list'], env);
+    expect(listed.code).toBe(0);
+    const lines = listed.stdout.trim().split('\n').map((line) => line.trim().split(/\s+/));
+    expect(lines[0]).toEqual(['ID', 'NAME', 'SCOPES', 'TIER', 'CREATED', 'REVOKED']);
+    expect(lines.slice(1)).toEqual([
+      [opsId, 'ops', 'admin', 'standard', expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), expect.stringMatching(/^\d{4}-\d\d-\d\dT/)],
+      [app.split('_')[1]!, 'app', 'jobs:read,jobs:write', 'standard', expect.stringMatching(/^\d{4}-/), '-'],
+    ]);
+    for (const key of [ops, app]) expect(listed.stdout).not.toContain(key.slice(21));
+    expect(listed.stdout).not.toMatch(/[0-9a-f]{64}/);
+  });
+
+  it('a service started with no usable key logs the command that makes one, and that command works', async () => {
+    const env = { ...base(), FFEDGE_DATA_DIR: join(dir, 'nokey'), FFEDGE_TMP_DIR: join(dir, 'nokey-tmp') };
+    const start = [process.execPath, '--import', 'tsx', 'src/runtime/node.ts'];
+    const first = await launch(start, env);
+    let command: string[];
+    try {
+      const hint = /No API key can use this service yet\. Create an admin key with `([^`]+)`/.exec(first.output());
+      expect(hint, first.output()).not.toBeNull();
+      command = hint![1]!.split(/\s+/);
+      const created = await exec([command[0]!, command[1]!, '-s', ...command.slice(2)], env);
+      expect(created.code).toBe(0);
+      const key = created.stdout.trim();
+      const res = await fetch(`http://127.0.0.1:${first.port}/api/v1/jobs`, { headers: { authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(200);
+    } finally {
+      first.child.kill('SIGKILL');
+    }
+    // With a key in the database, the next start says nothing of it.
+    const second = await launch(start, env);
+    second.child.kill('SIGKILL');
+    expect(second.output()).not.toContain('No API key');
+  }, 90_000);
 
   it.each(['SIGTERM', 'SIGINT'] as const)('the README’s run command stops on %s: no process of it is left, and the port is closed', async (signal) => {
     const argv = await readmeRunCommand();
