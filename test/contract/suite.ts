@@ -369,6 +369,18 @@ export function contractSuite(name: string, harness: () => Harness): void {
         expect(body.components.blobs?.status).toBe('ok');
       });
 
+      it('GET /capabilities names its limits in snake_case, like the rest of the API', async () => {
+        const key = await h().key();
+        const res = await h().fetch('/api/v1/capabilities', { headers: auth(key) });
+        expect(res.status).toBe(200);
+        const { limits } = (await res.json()) as { limits: Record<string, number> };
+        expect(Object.keys(limits).sort()).toEqual([
+          'body_bytes', 'concurrent_jobs', 'input_bytes', 'input_duration_s', 'max_bitrate', 'max_fps',
+          'operations', 'output_pixels', 'outputs', 'requests', 'upload_bytes', 'window_s',
+        ]);
+        expect(limits).toMatchObject({ upload_bytes: h().uploadBytes, concurrent_jobs: h().concurrentJobs });
+      });
+
       it('publishes an OpenAPI document', async () => {
         const doc = (await (await h().fetch('/api/v1/openapi.json')).json()) as { paths: Record<string, unknown> };
         expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/convert', '/api/v1/jobs/{id}', '/api/v1/uploads']));
