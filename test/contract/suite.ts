@@ -185,6 +185,16 @@ export function contractSuite(name: string, harness: () => Harness): void {
         expect(body.errors?.[0]?.suggestion).toBeDefined();
       });
 
+      it('audit #30: a sprite of 1,000 tiles of 1,280 px in 50 columns is refused at submission, not accepted', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const body = { input, output: 'jpg', operations: [{ type: 'sprite', count: 1000, tile_width: 1280, columns: 50 }] };
+        const problem = await expectProblem(await h().fetch('/api/v1/convert', json(key, body)), 422, 'LIMIT_EXCEEDED');
+        expect(problem.errors).toEqual([expect.objectContaining({ pointer: '/operations/0', message: expect.stringContaining('sheet') })]);
+        const listed = (await (await h().fetch('/api/v1/jobs', { headers: auth(key) })).json()) as { items: unknown[] };
+        expect(listed.items).toEqual([]);
+      });
+
       it('refuses an input that is not this key’s upload', async () => {
         const a = await h().key();
         const b = await h().key();
