@@ -3,6 +3,7 @@
  * server path and no upstream text ever reaches a response (audit #9).
  */
 import type { ZodError } from 'zod';
+import { itemsOf } from './issues.js';
 
 export interface ProblemItem {
   /** JSON Pointer into the request body, e.g. `/output/video/codec`. */
@@ -134,15 +135,13 @@ export function toPointer(path: readonly PropertyKey[]): string {
   return path.map((p) => '/' + String(p).replaceAll('~', '~0').replaceAll('/', '~1')).join('');
 }
 
-export function fromZodError(error: ZodError, target: string): Problem {
-  const errors = error.issues.map((issue): ProblemItem => {
-    const item: ProblemItem =
-      target === 'json'
-        ? { pointer: toPointer(issue.path), message: issue.message }
-        : { parameter: issue.path.map(String).join('.') || target, message: issue.message };
-    if ('values' in issue && Array.isArray(issue.values)) item.allowed = issue.values as (string | number)[];
-    if (issue.code === 'unrecognized_keys') item.message = `Unknown field(s): ${issue.keys.join(', ')}.`;
-    return item;
-  });
+/**
+ * A 400 problem for a request that failed its schema. `input` is what was validated: enum and union items then carry
+ * a suggestion next to their allowed values (src/issues.ts).
+ */
+export function fromZodError(error: ZodError, target: string, input?: unknown): Problem {
+  const errors = itemsOf(error.issues, input).map(({ path, ...item }): ProblemItem =>
+    target === 'json' ? { pointer: toPointer(path), ...item } : { parameter: path.map(String).join('.') || target, ...item },
+  );
   return problems.validation(errors);
 }

@@ -8,6 +8,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { problemResponses } from '../schemas/job.js';
+import type { Limits } from '../config.js';
 import { router } from './env.js';
 import { optionalKey, rateLimit } from './middleware.js';
 
@@ -31,6 +32,49 @@ const EngineSchema = z.object({
     .openapi({ description: 'Listed by the engine but not usable: left out of encoders, filters...' }),
 });
 
+const int = () => z.number().int();
+
+/** The default tier's limits, named in snake_case like every other field of the API. */
+const LimitsSchema = z
+  .object({
+    body_bytes: int().openapi({ description: 'JSON request bodies' }),
+    upload_bytes: int(),
+    input_bytes: int().openapi({ description: 'Remote or local inputs fetched for a job' }),
+    input_duration_s: int(),
+    output_pixels: int().openapi({ description: 'Of every output frame or image (video, thumbnails, sprite sheets, GIF/WebP frames)' }),
+    max_fps: int(),
+    max_bitrate: int().openapi({ description: 'Bits per second' }),
+    operations: int().openapi({ description: 'Per job' }),
+    outputs: int().openapi({ description: 'Files one job may produce' }),
+    variants: int().openapi({ description: 'Rungs of one streaming ladder' }),
+    concurrent_jobs: int().openapi({ description: 'Queued or running per key' }),
+    requests: int().openapi({ description: 'Per window_s, per key' }),
+    window_s: int(),
+  })
+  .openapi('Limits');
+
+/** Every limit of the configuration, by its API name (a new limit fails the type check until it is named here). */
+const LIMIT_NAMES = {
+  bodyBytes: 'body_bytes',
+  uploadBytes: 'upload_bytes',
+  inputBytes: 'input_bytes',
+  inputDurationS: 'input_duration_s',
+  outputPixels: 'output_pixels',
+  maxFps: 'max_fps',
+  maxBitrate: 'max_bitrate',
+  operations: 'operations',
+  outputs: 'outputs',
+  variants: 'variants',
+  concurrentJobs: 'concurrent_jobs',
+  requests: 'requests',
+  windowS: 'window_s',
+} as const satisfies Record<keyof Limits, keyof z.infer<typeof LimitsSchema>>;
+
+function limitsView(limits: Limits): z.infer<typeof LimitsSchema> {
+  const entries = (Object.keys(LIMIT_NAMES) as (keyof Limits)[]).map((name) => [LIMIT_NAMES[name], limits[name]]);
+  return Object.fromEntries(entries) as z.infer<typeof LimitsSchema>;
+}
+
 capabilitiesApi.openapi(
   createRoute({
     method: 'get',
@@ -44,7 +88,7 @@ capabilitiesApi.openapi(
         content: {
           'application/json': {
             schema: z
-              .object({ runtime: z.string(), engines: z.array(EngineSchema), limits: z.record(z.string(), z.number()) })
+              .object({ runtime: z.string(), engines: z.array(EngineSchema), limits: LimitsSchema })
               .openapi('Capabilities'),
           },
         },
@@ -69,6 +113,6 @@ capabilitiesApi.openapi(
         excluded: [...(profile.excluded ?? [])],
       };
     });
-    return c.json({ runtime: platform.runtime, engines: described, limits: { ...platform.config.limits } }, 200);
+    return c.json({ runtime: platform.runtime, engines: described, limits: limitsView(platform.config.limits) }, 200);
   },
 );

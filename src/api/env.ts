@@ -15,7 +15,8 @@ export interface AppEnv {
 export function router(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success) throw fromZodError(result.error, result.target);
+      // @hono/zod-validator hands the validated value to the hook as `data` on failure too (its type omits it).
+      if (!result.success) throw fromZodError(result.error, result.target, (result as { data?: unknown }).data);
     },
   });
 }

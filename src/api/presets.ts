@@ -10,6 +10,7 @@ import { presets, type ApiKey } from '../db/schema.js';
 import type { Db } from '../db/client.js';
 import { validateConvert } from '../media/plan.js';
 import { BUILTIN_PRESETS, applyPreset, isBuiltinPreset } from '../media/presets.js';
+import { closest } from '../closest.js';
 import { fromZodError, problems } from '../problems.js';
 import {
   ConvertRequestSchema,
@@ -85,8 +86,9 @@ function storedBody(row: StoredPreset): PresetBody | null {
 function checkPreset(c: Context<AppEnv>, body: PresetBody): void {
   // Any well-formed URI: a preset has no input of its own; inputs are checked when a job uses it.
   const { description: _description, ...fields } = body;
-  const request = ConvertRequestSchema.safeParse({ ...fields, input: 'upload:00000000-0000-7000-8000-000000000000' });
-  if (!request.success) throw fromZodError(request.error, 'json');
+  const candidate = { ...fields, input: 'upload:00000000-0000-7000-8000-000000000000' };
+  const request = ConvertRequestSchema.safeParse(candidate);
+  if (!request.success) throw fromZodError(request.error, 'json', candidate);
   const found = validateConvert(request.data, limitsFor(c));
   if (found.length > 0) {
     throw problems.unprocessable(
@@ -248,15 +250,23 @@ export async function resolveConvertBody(c: Context<AppEnv>, body: ConvertBody):
   if (body.preset !== undefined) {
     const preset = await findPreset(c.var.platform.db, c.var.apiKey, body.preset);
     if (!preset) {
+      const allowed = [...Object.keys(BUILTIN_PRESETS), ...(await ownNames(c.var.platform.db, c.var.apiKey.id))];
+      const suggestion = closest(body.preset, allowed);
       throw problems.unprocessable('UNKNOWN_PRESET', 'No preset with this name, built in or of this key.', [
-        { pointer: '/preset', message: 'unknown preset', allowed: Object.keys(BUILTIN_PRESETS) },
+        { pointer: '/preset', message: 'unknown preset', allowed, ...(suggestion === undefined ? {} : { suggestion }) },
       ]);
     }
     merged = applyPreset(preset, body);
   }
   const request = ConvertRequestSchema.safeParse(merged);
-  if (!request.success) throw fromZodError(request.error, 'json');
+  if (!request.success) throw fromZodError(request.error, 'json', merged);
   return request.data;
+}
+
+/** The names of a key's own presets (at most MAX_PRESETS_PER_KEY), for a problem's allowed values. */
+async function ownNames(db: Db, apiKeyId: string): Promise<string[]> {
+  const rows = await db.select({ name: presets.name }).from(presets).where(eq(presets.apiKeyId, apiKeyId)).orderBy(asc(presets.name)).limit(MAX_PRESETS_PER_KEY).all();
+  return rows.map((row) => row.name);
 }
 
 async function findPreset(db: Db, apiKey: ApiKey, name: string): Promise<PresetBody | null> {

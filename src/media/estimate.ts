@@ -276,11 +276,16 @@ export function profileOf(options: {
   const fps = positive(field(video, 'fps')) ?? positive(argValue(plan.args, '-r')) ?? sourceFps;
   const resolution = field(video, 'resolution');
   const sized = typeof resolution === 'string' ? /^(\d{1,5})x(\d{1,5})$/.exec(resolution) : null;
+  // As the planner sizes it (ops/resize.ts): never larger than the input unless upscale is asked for.
+  const upscale = field(video, 'upscale') === true;
   if (sized) {
-    frame = { width: Number(sized[1]), height: Number(sized[2]), fps };
+    const [width, height] = [Number(sized[1]), Number(sized[2])];
+    const capped = source?.width && source.height && !upscale;
+    frame = { width: capped ? Math.min(width, source.width!) : width, height: capped ? Math.min(height, source.height!) : height, fps };
   } else if (source?.width && source.height) {
     const short = typeof resolution === 'string' ? NAMED_HEIGHTS[resolution] : undefined;
-    const scale = short ? Math.min(1, short / Math.min(source.width, source.height)) : 1;
+    const factor = short ? short / Math.min(source.width, source.height) : 1;
+    const scale = upscale ? factor : Math.min(1, factor);
     frame = { width: Math.round(source.width * scale), height: Math.round(source.height * scale), fps };
   }
 

@@ -1,20 +1,30 @@
 /**
  * `output.video.resolution` and `output.video.fps`, applied after the operations, and the checks on the frame that
  * leaves the graph: within the key's limits, and even-sized when a 4:2:0 encoder gets it.
+ *
+ * A resolution is sized by the resize operation's own rule (ops/resize.ts `compute`), so the two never disagree: a
+ * named size is `resize { size }`, WIDTHxHEIGHT is `resize { width, height, fit: fill }`, and neither makes the frame
+ * larger than the input unless `output.video.upscale` asks for it.
  */
 import { NAMED_RESOLUTIONS, type NamedResolution } from './formats.js';
 import { filter } from './graph.js';
 import { frameFits, frameLimitText, largestNamedFitting } from './limits.js';
 import type { NormalisedOutput } from './encode.js';
 import { evenFloor, evenRound, type Composer, type VideoPipe } from './ops/context.js';
+import { compute } from './ops/resize.js';
 
-/** Scales to `output.video.resolution` (upscaling allowed, as asked) and checks the final frame against the limits. */
+/** Scales to `output.video.resolution` (never up unless `upscale`) and checks the final frame against the limits. */
 export function applyOutputResolution(c: Composer, video: VideoPipe, output: NormalisedOutput): boolean {
   const resolution = output.video ? output.video.resolution : undefined;
+  const upscale = output.video ? output.video.upscale === true : false;
   const pointer = output.detailed ? '/output/video/resolution' : '/output';
   const { width: inputWidth, height: inputHeight } = video.frame;
 
   if (resolution === undefined) {
+    if (output.video && output.video.upscale !== undefined) {
+      c.problem({ code: 'INVALID_OPTION', pointer: '/output/video/upscale', message: 'upscale applies only with resolution' });
+      return false;
+    }
     if (inputWidth === null || inputHeight === null || frameFits(inputWidth, inputHeight, c.limits)) return true;
     c.problem({
       code: 'LIMIT_EXCEEDED',
@@ -36,9 +46,12 @@ export function applyOutputResolution(c: Composer, video: VideoPipe, output: Nor
       c.problem({ code: 'LIMIT_EXCEEDED', pointer, message: `${resolution} (${width}x${height}) is larger than the output limit` });
       return false;
     }
-    // -2 lets ffmpeg keep the aspect ratio with an even length.
-    video.add(portrait ? filter('scale', { w: shortSide, h: -2 }) : filter('scale', { w: -2, h: shortSide }));
-    video.frame = { ...video.frame, width: inputWidth === null ? null : width, height: inputHeight === null ? null : height };
+    if (inputWidth !== null && inputHeight !== null) {
+      scaleLikeResize(video, compute({ type: 'resize', size: resolution as NamedResolution, upscale }, inputWidth, inputHeight));
+      return true;
+    }
+    // Before the probe: the scale the plan needs, sized later (-2 keeps the aspect ratio with an even length).
+    video.add(filter('scale', { w: -2, h: shortSide }));
     return true;
   }
 
@@ -57,9 +70,19 @@ export function applyOutputResolution(c: Composer, video: VideoPipe, output: Nor
     c.problem({ code: 'LIMIT_EXCEEDED', pointer, message: `${width}x${height} is larger than the output limit (${frameLimitText(c.limits)})` });
     return false;
   }
+  if (inputWidth !== null && inputHeight !== null) {
+    scaleLikeResize(video, compute({ type: 'resize', width, height, fit: 'fill', upscale }, inputWidth, inputHeight));
+    return true;
+  }
+  // Before the probe the requested size is the largest the frame can be.
   video.add(filter('scale', { w: width, h: height }));
   video.frame = { ...video.frame, width, height };
   return true;
+}
+
+function scaleLikeResize(video: VideoPipe, resized: ReturnType<typeof compute>): void {
+  video.add(...resized.filters);
+  video.frame = { ...video.frame, width: resized.width, height: resized.height };
 }
 
 /** 4:2:0 needs even sides; an odd frame loses a row or column rather than failing in the encoder. */

@@ -321,6 +321,10 @@ function checkOperationSet(operations: readonly Operation[], output: NormalisedO
     if (op.type === 'resize' && videoOptions?.resolution !== undefined) {
       return refuse(index, 'give the size either as a resize operation or as output.video.resolution');
     }
+    if (op.type === 'sprite' && videoOptions?.resolution !== undefined) {
+      // Scaling the sheet would move every tile away from the coordinates its WebVTT index gives.
+      return refuse(index, 'a sprite sheet is sized by tile_width and columns, not output.video.resolution');
+    }
     if (op.type === 'fps' && videoOptions?.fps !== undefined) return refuse(index, 'give the frame rate either as an fps operation or as output.video.fps');
     if (op.type === 'remove_audio' && (typeof output.audio === 'object' || seen.has('extract_audio'))) {
       return refuse(index, 'remove_audio contradicts the audio settings or extract_audio of this request');

@@ -78,8 +78,8 @@ export function applyPreset(preset: PresetBody, body: ConvertBody): Record<strin
   if (bodyVideo?.fps !== undefined) replaced.add('fps');
   let presetVideo = presetOutput.video;
   if (typeof presetVideo === 'object' && (bodyHas('resize') || bodyHas('fps'))) {
-    const { resolution, fps, ...rest } = presetVideo;
-    presetVideo = { ...rest, ...(bodyHas('resize') ? {} : { resolution }), ...(bodyHas('fps') ? {} : { fps }) };
+    const { resolution, upscale, fps, ...rest } = presetVideo;
+    presetVideo = { ...rest, ...(bodyHas('resize') ? {} : { resolution, upscale }), ...(bodyHas('fps') ? {} : { fps }) };
   }
 
   const output: Record<string, unknown> = { format: override.format ?? presetOutput.format };

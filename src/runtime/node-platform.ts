@@ -26,7 +26,7 @@ import { streamWorkspace } from '../jobs/stream-workspace.js';
 import { NODE_STARTUP_MS, SPEED_MODELS } from '../media/estimate.js';
 import type { EngineProfile } from '../media/routing.js';
 import { consoleLogger, type LocalFiles, type Logger, type Platform } from '../platform.js';
-import { bootstrapAdminKey } from '../security/api-keys.js';
+import { bootstrapAdminKey, hasActiveKey, NO_KEY_HINT } from '../security/api-keys.js';
 import { createMemoryLimiter } from '../security/memory-limiter.js';
 import { createLocalBlobStore } from '../storage/local.js';
 import { LocalPathError, resolveLocalPath } from '../storage/local-path.js';
@@ -69,6 +69,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
   const opened: OpenedDb = await openLibsql(dbUrl, env.FFEDGE_DB_AUTH_TOKEN);
   const { db } = opened;
   if (config.bootstrapAdminKey) await bootstrapAdminKey(db, config.bootstrapAdminKey, clock());
+  else if (!(await hasActiveKey(db))) log.warn(NO_KEY_HINT);
 
   const blobs = createLocalBlobStore(blobRoot);
   const coordinator = createLocalCoordinator();

@@ -26,6 +26,10 @@ export const VideoOptionsSchema = z
     preset: z.enum(VIDEO_PRESETS).optional(),
     bitrate: Bitrate.optional(),
     resolution: Resolution.optional(),
+    upscale: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'With resolution: allow a frame larger than the input (default false), as resize does' }),
     // 240 is the highest frame rate any configuration allows; the key's limit is applied by the planner.
     fps: z.number().int().min(1).max(240).optional(),
   })

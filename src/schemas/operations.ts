@@ -14,7 +14,9 @@ import { decimal, freeText, StorageUri, TimeValue } from './values.js';
 const SIDE = z.number().int().min(2).max(7680);
 const Position = z.enum(POSITIONS).openapi({ description: 'Where on a 3x3 grid of the frame' });
 const Color = z
-  .union([z.enum(NAMED_COLORS), z.string().regex(HEX_COLOR, { message: 'colour must be a name or #RRGGBB' })])
+  // abort: a failed pattern then ends its branch like a failed name does, so zod reports both branches and the
+  // problem can list the names (src/issues.ts); otherwise only the pattern's failure would be reported.
+  .union([z.enum(NAMED_COLORS), z.string().regex(HEX_COLOR, { message: 'colour must be a name or #RRGGBB', abort: true })])
   .openapi({ description: `One of ${NAMED_COLORS.join(', ')}, or #RRGGBB`, example: '#ffcc00' });
 const Opacity = decimal(0, 1, 3);
 const Margin = z.number().int().min(0).max(2000);
@@ -212,22 +214,38 @@ export const SpriteOperationSchema = z
   .openapi('SpriteOperation');
 
 const MetadataValue = freeText(0, 1024);
+type MetadataKey = (typeof METADATA_KEYS)[number];
+
+/**
+ * Tags, keyed from METADATA_KEYS only (a strict object: anything else is refused, `__proto__` included, which a
+ * record would drop without a word). The keys are also checked as sent, before zod builds the object, so that a
+ * wrong key's problem lists the allowed keys and suggests the closest one.
+ */
+const MetadataTags = z.preprocess(
+  (tags, ctx) => {
+    if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) return tags;
+    for (const key of Object.keys(tags)) {
+      if ((METADATA_KEYS as readonly string[]).includes(key)) continue;
+      ctx.addIssue({
+        // The shape zod gives a record key outside its allowed set.
+        code: 'invalid_key',
+        origin: 'record',
+        issues: [{ code: 'invalid_value', values: [...METADATA_KEYS], path: [], message: 'not an allowed metadata key' }],
+        path: [key],
+        message: `${key.slice(0, 64)} is not an allowed metadata key`,
+      } as never);
+    }
+    return tags;
+  },
+  z
+    .object(Object.fromEntries(METADATA_KEYS.map((key) => [key, MetadataValue.optional()])) as Record<MetadataKey, z.ZodOptional<typeof MetadataValue>>)
+    .strict(),
+);
 
 export const MetadataOperationSchema = z
   .object({
     type: z.literal('metadata'),
-    tags: z
-      .record(z.string().max(64), MetadataValue)
-      .superRefine((tags, ctx) => {
-        for (const key of Object.keys(tags)) {
-          if (!(METADATA_KEYS as readonly string[]).includes(key)) {
-            // invalid_value carries the allowed keys into the problem's `allowed`.
-            ctx.addIssue({ code: 'invalid_value', values: [...METADATA_KEYS], input: key, path: [key], message: `${key.slice(0, 64)} is not an allowed metadata key` } as never);
-          }
-        }
-      })
-      .optional()
-      .openapi({ description: `Container tags; keys from ${METADATA_KEYS.join(', ')}` }),
+    tags: MetadataTags.optional().openapi({ description: `Container tags; keys from ${METADATA_KEYS.join(', ')}` }),
     strip: z.boolean().optional().openapi({ description: "Drop the input's own metadata (default false)" }),
   })
   .strict()

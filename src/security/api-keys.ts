@@ -3,7 +3,7 @@
  * comparison is constant-time, against a dummy hash for unknown ids, so timing does not reveal which ids exist
  * (audit #33).
  */
-import { sql } from 'drizzle-orm';
+import { asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { apiKeys, type ApiKey } from '../db/schema.js';
 
@@ -88,6 +88,37 @@ export async function bootstrapAdminKey(db: Db, value: string, now: number): Pro
     .onConflictDoUpdate({ target: apiKeys.id, set: { secretHash, scopes: ['admin'], revokedAt: null } });
   return parsed.id;
 }
+
+/** A key as operators see it (`keys list`): everything but the secret's hash. */
+export type KeySummary = Omit<ApiKey, 'secretHash'>;
+
+export async function listKeys(db: Db): Promise<KeySummary[]> {
+  return db
+    .select({ id: apiKeys.id, name: apiKeys.name, scopes: apiKeys.scopes, tier: apiKeys.tier, createdAt: apiKeys.createdAt, revokedAt: apiKeys.revokedAt })
+    .from(apiKeys)
+    .orderBy(asc(apiKeys.createdAt), asc(apiKeys.id))
+    .all();
+}
+
+/** Revokes a key (a revoked key keeps its first revocation time); false when no key has this id. */
+export async function revokeKey(db: Db, id: string, now: number): Promise<boolean> {
+  const rows = await db
+    .update(apiKeys)
+    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${now})` })
+    .where(eq(apiKeys.id, id))
+    .returning({ id: apiKeys.id });
+  return rows.length > 0;
+}
+
+/** What a service started without any usable key logs: the exact commands that make one. */
+export const NO_KEY_HINT =
+  'No API key can use this service yet. Create an admin key with `npm run keys -- create --name admin --scope admin` ' +
+  '(it prints the key once), or set FFEDGE_BOOTSTRAP_ADMIN_KEY to the output of `npm run -s keys -- generate` and restart.';
+
+export async function hasActiveKey(db: Db): Promise<boolean> {
+  return (await db.select({ id: apiKeys.id }).from(apiKeys).where(isNull(apiKeys.revokedAt)).limit(1).get()) !== undefined;
+}
+
 
 /** Compares two strings in time that depends only on their lengths (here always 64 hex characters). */
 export function constantTimeEqual(a: string, b: string): boolean {

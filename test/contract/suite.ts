@@ -106,8 +106,51 @@ export function contractSuite(name: string, harness: () => Harness): void {
         const input = await upload(key);
         const res = await h().fetch('/api/v1/convert', json(key, { input, output: { format: 'mp4', video: { codec: 'divx' } } }));
         const body = await expectProblem(res, 400, 'VALIDATION_FAILED');
-        const item = body.errors?.find((e) => e.pointer === '/output/video/codec' || e.pointer === '/output');
-        expect(item).toBeDefined();
+        expect(body.errors).toEqual([
+          { pointer: '/output/video/codec', message: expect.any(String), allowed: ['h264', 'h265', 'vp9', 'vp8', 'gif', 'webp', 'png', 'jpeg'] },
+        ]);
+      });
+
+      it('every enum or union problem lists the allowed values and suggests the close one', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const cases = [
+          [{ output: 'mp5' }, '/output', 'mp4', 'mp4'],
+          [{ output: 'mp4', operations: [{ type: 'rotate', degrees: 45 }] }, '/operations/0/degrees', 270, 90],
+          [{ output: 'mp4', operations: [{ type: 'resise', width: 640 }] }, '/operations/0/type', 'trim', 'resize'],
+          [{ output: 'mp4', operations: [{ type: 'text', text: 'hi', color: 'reed' }] }, '/operations/0/color', 'white', 'red'],
+        ] as const;
+        for (const [body, pointer, allowed, suggestion] of cases) {
+          const problem = await expectProblem(await h().fetch('/api/v1/convert', json(key, { input, ...body })), 400, 'VALIDATION_FAILED');
+          expect(problem.errors).toEqual([{ pointer, message: expect.any(String), allowed: expect.arrayContaining([allowed]), suggestion }]);
+        }
+      });
+
+      it('audit #32: a metadata tag named __proto__ is refused with the allowed tag keys', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const raw = `{"input":${JSON.stringify(input)},"output":"mp4","operations":[{"type":"metadata","tags":{"__proto__":"x","title":"t"}}]}`;
+        const res = await h().fetch('/api/v1/convert', { method: 'POST', headers: auth(key, { 'content-type': 'application/json' }), body: raw });
+        const problem = await expectProblem(res, 400, 'VALIDATION_FAILED');
+        expect(problem.errors).toEqual([
+          { pointer: '/operations/0/tags/__proto__', message: expect.stringContaining('__proto__'), allowed: expect.arrayContaining(['title', 'comment']) },
+        ]);
+      });
+
+      it('UNKNOWN_PRESET lists the built-in presets and this key’s own, and suggests the close one', async () => {
+        const key = await h().key();
+        const other = await h().key();
+        const input = await upload(key);
+        const preset = { output: { format: 'webm', video: { codec: 'vp8' }, audio: { codec: 'vorbis' } } };
+        const put = (k: string, name: string) => h().fetch(`/api/v1/presets/${name}`, { ...json(k, preset), method: 'PUT' });
+        expect((await put(key, 'small-webm')).status).toBe(201);
+        expect((await put(other, 'theirs-only')).status).toBe(201);
+        const res = await h().fetch('/api/v1/convert', json(key, { input, preset: 'small-web' }));
+        const problem = await expectProblem(res, 422, 'UNKNOWN_PRESET');
+        expect(problem.errors).toEqual([
+          { pointer: '/preset', message: expect.any(String), allowed: expect.arrayContaining(['web-720p', 'thumbnails', 'small-webm']), suggestion: 'small-webm' },
+        ]);
+        expect(problem.errors?.[0]?.allowed).not.toContain('theirs-only');
       });
 
       it('refuses unknown fields, missing fields, bad JSON and wrong content types', async () => {
@@ -140,6 +183,16 @@ export function contractSuite(name: string, harness: () => Harness): void {
         const body = await expectProblem(res, 422, 'INVALID_CODEC_FORMAT');
         expect(body.errors?.[0]).toMatchObject({ pointer: '/output/video/codec', allowed: expect.arrayContaining(['h264']) });
         expect(body.errors?.[0]?.suggestion).toBeDefined();
+      });
+
+      it('audit #30: a sprite of 1,000 tiles of 1,280 px in 50 columns is refused at submission, not accepted', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const body = { input, output: 'jpg', operations: [{ type: 'sprite', count: 1000, tile_width: 1280, columns: 50 }] };
+        const problem = await expectProblem(await h().fetch('/api/v1/convert', json(key, body)), 422, 'LIMIT_EXCEEDED');
+        expect(problem.errors).toEqual([expect.objectContaining({ pointer: '/operations/0', message: expect.stringContaining('sheet') })]);
+        const listed = (await (await h().fetch('/api/v1/jobs', { headers: auth(key) })).json()) as { items: unknown[] };
+        expect(listed.items).toEqual([]);
       });
 
       it('refuses an input that is not this key’s upload', async () => {
@@ -324,6 +377,18 @@ export function contractSuite(name: string, harness: () => Harness): void {
         expect(Object.keys(body.components)).toEqual(expect.arrayContaining(['database', 'blobs', 'engines']));
         expect(body.components.database?.status).toBe('ok');
         expect(body.components.blobs?.status).toBe('ok');
+      });
+
+      it('GET /capabilities names its limits in snake_case, like the rest of the API', async () => {
+        const key = await h().key();
+        const res = await h().fetch('/api/v1/capabilities', { headers: auth(key) });
+        expect(res.status).toBe(200);
+        const { limits } = (await res.json()) as { limits: Record<string, number> };
+        expect(Object.keys(limits).sort()).toEqual([
+          'body_bytes', 'concurrent_jobs', 'input_bytes', 'input_duration_s', 'max_bitrate', 'max_fps',
+          'operations', 'output_pixels', 'outputs', 'requests', 'upload_bytes', 'window_s',
+        ]);
+        expect(limits).toMatchObject({ upload_bytes: h().uploadBytes, concurrent_jobs: h().concurrentJobs });
       });
 
       it('publishes an OpenAPI document', async () => {

@@ -131,6 +131,6 @@ describe('capabilities', () => {
     expect(native.encoders).toEqual(expect.arrayContaining(['libx264', 'aac', 'libopus']));
     expect(native.filters).toEqual(expect.arrayContaining(['scale']));
     expect(native.muxers).toEqual(expect.arrayContaining(['mp4', 'webm']));
-    expect(caps.limits.uploadBytes).toBe(512 * 1024 ** 2);
+    expect(caps.limits.upload_bytes).toBe(512 * 1024 ** 2);
   });
 });

@@ -106,7 +106,7 @@ describe('routing with native ffmpeg and the wasm engine', () => {
 
   it('cancelling a wasm job ends its thread', async () => {
     const wasm = server.platform.wasm!;
-    const slow = { input, output: { format: 'mp4', video: { resolution: '1080p', preset: 'veryslow' } }, options: { engine: 'wasm' } };
+    const slow = { input, output: { format: 'mp4', video: { resolution: '1080p', upscale: true, preset: 'veryslow' } }, options: { engine: 'wasm' } };
     const job = await api.convert(slow);
     await api.waitFor(job.id, ['processing'], 60_000, (j) => j.progress.stage === 'processing');
     expect(wasm.threads().some((t) => t.state === 'busy')).toBe(true);

@@ -164,4 +164,11 @@ describe('estimate: profiles', () => {
     expect(profileOf({ plan, probe, request: up, inputBytes: null }).frame).toEqual({ width: 1280, height: 720, fps: 30 });
     expect(profileOf({ plan, probe: null, request: { output: 'mp4' }, inputBytes: null })).toMatchObject({ frame: null, inputDurationS: null });
   });
+
+  it('sizes an exact resolution as the planner does: within the input unless upscale is asked for', () => {
+    const exact = { output: { format: 'mp4', video: { resolution: '1920x1080' } } };
+    expect(profileOf({ plan, probe, request: exact, inputBytes: null }).frame).toEqual({ width: 1280, height: 720, fps: 30 });
+    const up = { output: { format: 'mp4', video: { resolution: '1080p', upscale: true } } };
+    expect(profileOf({ plan, probe, request: up, inputBytes: null }).frame).toEqual({ width: 1920, height: 1080, fps: 30 });
+  });
 });

@@ -52,6 +52,21 @@ describe('audit #32: request text cannot break out of its place', () => {
     );
   });
 
+  it('audit #32: metadata tag keys come from the allowed list only, __proto__ and constructor included', () => {
+    const base = { input: MAIN, output: 'mp4' };
+    const other = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'Title', 'title ', '-f'), fc.string({ maxLength: 64 }));
+    fc.assert(
+      fc.property(other.filter((key) => !(METADATA_KEYS as readonly string[]).includes(key)), (key) => {
+        // As a client's JSON arrives: JSON.parse makes `__proto__` an own key, which a zod record would drop silently.
+        const body = JSON.parse(`{"type":"metadata","tags":{${JSON.stringify(key)}:"x","title":"t"}}`);
+        const parsed = ConvertRequestSchema.safeParse({ ...base, operations: [body] });
+        expect(parsed.success).toBe(false);
+        expect(parsed.error!.issues.map((issue) => issue.path.join('/'))).toEqual([`operations/0/tags/${key}`]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('a caption stays the text value of one drawtext: same graph, same options, same outputs as a harmless caption', () => {
     const withText = (text: string, more: object[]) => expectPlan(plan({ output: 'mp4', operations: [...more, { type: 'text', text }] }));
     fc.assert(

@@ -61,6 +61,45 @@ describe('audit #30: limits per key tier', () => {
     expect(joined.filter((p) => p.pointer === '/operations')).toMatchObject([{ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/output would last 80 s/) }]);
   });
 
+  it('audit #30: a sprite sheet is one image bounded like a frame, refused at submission when it cannot fit', () => {
+    // 50 columns of 1,280 px tiles make a sheet 64,000 px wide, whatever the input.
+    expect(validate({ output: 'jpg', operations: [{ type: 'sprite', count: 1000, tile_width: 1280, columns: 50 }] })).toMatchObject([
+      { code: 'LIMIT_EXCEEDED', pointer: '/operations/0', message: expect.stringContaining('64000x') },
+    ]);
+    // Within 8K but over the tier's pixels: 10 x 10 tiles of 160x90 are 1600x900.
+    expect(validate({ output: 'jpg', operations: [{ type: 'sprite', count: 100, columns: 10 }] }, free)).toMatchObject([
+      { code: 'LIMIT_EXCEEDED', pointer: '/operations/0' },
+    ]);
+    expect(validate({ output: 'jpg', operations: [{ type: 'sprite' }] }, free)).toEqual([]);
+    // Once probed, the input's own aspect ratio sizes the tiles: 4:3 tiles make the same sheet taller.
+    const fourThree = hd({ streams: [{ index: 0, type: 'video', codec: 'h264', width: 960, height: 720, fps: 25, duration_s: 10 }] });
+    const sprite = { output: 'jpg', operations: [{ type: 'sprite', count: 64, columns: 8 }] };
+    expect(validate(sprite, free)).toEqual([]);
+    expect(expectProblems(plan(sprite, { limits: free, probes: { [MAIN]: fourThree } }))).toMatchObject([
+      { code: 'LIMIT_EXCEEDED', pointer: '/operations/0', message: expect.stringContaining('1280x960') },
+    ]);
+  });
+
+  it('audit #30: every image output is bounded by the tier’s pixels: thumbnails, GIF and WebP frames, stills', () => {
+    const cases: Record<string, unknown>[] = [
+      { output: 'jpg', operations: [{ type: 'thumbnails', count: 3 }] },
+      { output: 'png', operations: [{ type: 'thumbnails', at: [1] }] },
+      { output: 'gif' },
+      { output: 'webp' },
+      { output: 'png' },
+      { output: 'jpg' },
+    ];
+    for (const body of cases) {
+      // A 1080p input is over the free tier's 720p for every one of them...
+      expect(expectProblems(plan(body, { limits: free })), JSON.stringify(body)).toMatchObject([{ code: 'LIMIT_EXCEEDED', pointer: '/output' }]);
+      // ...and fits once scaled down; a larger frame asked for is refused at submission.
+      const down = { ...body, operations: [{ type: 'resize', size: '720p' }, ...((body.operations as object[]) ?? [])] };
+      expect(expectPlan(plan(down, { limits: free })).outputs.length, JSON.stringify(down)).toBeGreaterThan(0);
+      const up = { ...body, operations: [{ type: 'resize', width: 1920, height: 1080, upscale: true }, ...((body.operations as object[]) ?? [])] };
+      expect(validate(up, free), JSON.stringify(up)).toMatchObject([{ code: 'LIMIT_EXCEEDED', pointer: '/operations/0' }]);
+    }
+  });
+
   it('no tier goes beyond 8K in either orientation', () => {
     const generous = { ...DEFAULT_LIMITS, outputPixels: 8192 * 8192 };
     expect(validate({ output: { format: 'mp4', video: { resolution: '8192x2160' } } }, generous)).toMatchObject([{ code: 'LIMIT_EXCEEDED' }]);

@@ -414,6 +414,12 @@ describe('thumbnails and sprite', () => {
       { code: 'INVALID_OPERATION', pointer: '/operations/1' },
     ]);
   });
+
+  it('refuses output.video.resolution with a sprite: scaling the sheet would break its index', () => {
+    expect(validate({ output: { format: 'jpg', video: { resolution: '240p' } }, operations: [{ type: 'sprite' }] })).toMatchObject([
+      { code: 'INVALID_OPERATION', pointer: '/operations/0', message: expect.stringContaining('tile_width') },
+    ]);
+  });
 });
 
 describe('animated and still images', () => {

@@ -81,7 +81,7 @@ describe('planConvert: golden argv', () => {
       '-i', 'input',
       '-map', '0:0', '-map', '0:1',
       '-c:v', 'libx264', '-crf', '20', '-maxrate', '2500000', '-bufsize', '5000000', '-preset', 'fast',
-      '-pix_fmt', 'yuv420p', '-vf', 'scale=w=-2:h=720', '-r', '30',
+      '-pix_fmt', 'yuv420p', '-vf', 'scale=w=1280:h=720', '-r', '30',
       '-c:a', 'aac', '-b:a', '128000', '-ac', '2', '-ar', '48000',
       '-movflags', '+faststart',
       '-f', 'mp4', 'output.mp4',
@@ -116,7 +116,7 @@ describe('planConvert: golden argv', () => {
       '-i', 'input',
       '-map', '0:0', '-map', '0:1',
       '-c:v', 'libvpx-vp9', '-b:v', '1000000', '-deadline', 'good', '-cpu-used', '5', '-row-mt', '1',
-      '-pix_fmt', 'yuv420p', '-vf', 'scale=w=640:h=360',
+      '-pix_fmt', 'yuv420p', '-vf', 'scale=w=640:h=360,setsar=sar=1',
       '-c:a', 'libopus', '-b:a', '96000',
       '-f', 'webm', 'output.webm',
     ]);
@@ -184,11 +184,33 @@ describe('planConvert: golden argv', () => {
 
   it('scales portrait inputs by their short side, and crops odd sizes to even', () => {
     const portrait = probe({ streams: [{ index: 0, type: 'video', codec: 'h264', width: 1080, height: 1920 }] });
-    expect(expectPlan(plan({ output: { format: 'mp4', video: { resolution: '720p' } } }, portrait)).args).toContain('scale=w=720:h=-2');
+    expect(expectPlan(plan({ output: { format: 'mp4', video: { resolution: '720p' } } }, portrait)).args).toContain('scale=w=720:h=1280');
     const odd = probe({ streams: [{ index: 0, type: 'video', codec: 'h264', width: 641, height: 361 }] });
     expect(expectPlan(plan({ output: 'mp4', options: { stream_copy: 'never' } }, odd)).args).toContain('scale=w=640:h=360');
     // Copied, the odd frame stays as it is: nothing is decoded.
     expect(expectPlan(plan({ output: 'mp4' }, odd)).args).not.toContain('scale=w=640:h=360');
+  });
+
+  it('output.video.resolution never upscales unless asked, by the same rule as the resize operation', () => {
+    const small = probe({ streams: [{ index: 0, type: 'video', codec: 'h264', width: 640, height: 360, fps: 25 }] });
+    const never = { stream_copy: 'never' } as const;
+    const vf = (result: ConvertPlan | PlanProblem[]) => {
+      const args = expectPlan(result).args;
+      return args.includes('-vf') ? args[args.indexOf('-vf') + 1] : null;
+    };
+    // A 640x360 input stays 640x360 for 480p and for 1280x720, as resize leaves it.
+    expect(vf(plan({ output: { format: 'mp4', video: { resolution: '480p' } }, options: never }, small))).toBeNull();
+    expect(vf(plan({ output: { format: 'mp4', video: { resolution: '1280x720' } }, options: never }, small))).toBeNull();
+    expect(vf(plan({ output: 'mp4', operations: [{ type: 'resize', size: '480p' }], options: never }, small))).toBeNull();
+    // Asked for, both scale up alike.
+    expect(vf(plan({ output: { format: 'mp4', video: { resolution: '480p', upscale: true } }, options: never }, small))).toBe('scale=w=854:h=480');
+    expect(vf(plan({ output: 'mp4', operations: [{ type: 'resize', size: '480p', upscale: true }], options: never }, small))).toBe('scale=w=854:h=480');
+    expect(vf(plan({ output: { format: 'mp4', video: { resolution: '1280x720', upscale: true } }, options: never }, small))).toBe('scale=w=1280:h=720,setsar=sar=1');
+    // Downscaling needs nothing: the same argv either way.
+    expect(vf(plan({ output: { format: 'mp4', video: { resolution: '240p' } } }, small))).toBe(vf(plan({ output: 'mp4', operations: [{ type: 'resize', size: '240p' }] }, small)));
+    expect(expectProblems(plan({ output: { format: 'mp4', video: { upscale: true } } }, small))).toMatchObject([
+      { code: 'INVALID_OPTION', pointer: '/output/video/upscale' },
+    ]);
   });
 
   it('uses the right muxer and content type for every audio format', () => {

@@ -60,6 +60,14 @@ describe('applyPreset', () => {
     expect(merge('gif-preview', { output: { video: { fps: 5 } } }).operations?.map((op) => op.type)).toEqual(['trim', 'resize']);
   });
 
+  it('a resize in the request drops the preset’s resolution together with its upscale', () => {
+    const preset = { output: { format: 'mp4' as const, video: { codec: 'h264' as const, resolution: '720p', upscale: true } } };
+    const body = ConvertBodySchema.parse({ input: MAIN, preset: 'mine', operations: [{ type: 'resize', width: 640 }] });
+    const request = ConvertRequestSchema.parse(applyPreset(preset, body));
+    expect(request.output).toEqual({ format: 'mp4', video: { codec: 'h264' } });
+    expect(validateConvert(request, DEFAULT_LIMITS)).toEqual([]);
+  });
+
   it('a format change keeps the preset’s codecs, so a clash is reported, not guessed around', () => {
     const request = merge('web-720p', { output: 'webm' });
     expect(validateConvert(request, DEFAULT_LIMITS)).toMatchObject([

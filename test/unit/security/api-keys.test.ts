@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { apiKeys } from '../../../src/db/schema.js';
-import { bootstrapAdminKey, constantTimeEqual, createKey, hasScope, parseKey, verifyKey } from '../../../src/security/api-keys.js';
+import { bootstrapAdminKey, constantTimeEqual, createKey, hasActiveKey, hasScope, listKeys, parseKey, revokeKey, verifyKey } from '../../../src/security/api-keys.js';
 import { tempDb } from '../../helpers/db.js';
 
 let store: Awaited<ReturnType<typeof tempDb>>;
@@ -27,6 +27,18 @@ describe('api keys', () => {
     const created = await createKey(store.db, { name: 'ci', now: 1 });
     await store.db.update(apiKeys).set({ revokedAt: 2 }).where(eq(apiKeys.id, created.id));
     expect(await verifyKey(store.db, created.key)).toBeNull();
+  });
+
+  it('revokes by id once (the first time is kept), says when no key has the id, and lists keys without hashes', async () => {
+    expect(await hasActiveKey(store.db)).toBe(false);
+    const created = await createKey(store.db, { name: 'ci', now: 1 });
+    expect(await hasActiveKey(store.db)).toBe(true);
+    expect(await revokeKey(store.db, created.id, 5)).toBe(true);
+    expect(await revokeKey(store.db, created.id, 9)).toBe(true);
+    expect(await revokeKey(store.db, 'nosuchkeyid00000', 9)).toBe(false);
+    expect(await verifyKey(store.db, created.key)).toBeNull();
+    expect(await hasActiveKey(store.db)).toBe(false);
+    expect(await listKeys(store.db)).toEqual([{ id: created.id, name: 'ci', scopes: ['jobs:read', 'jobs:write'], tier: 'standard', createdAt: 1, revokedAt: 5 }]);
   });
 
   it('audit #33: a wrong secret and an unknown id do the same work: one hash, one statement yielding one row of the same columns', async () => {
