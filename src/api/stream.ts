@@ -5,11 +5,11 @@
  * downloadable by their paths (GET /jobs/:id/outputs/hls/720p/seg_00001.m4s), so a player pointed at the master
  * playlist finds everything by relative URI.
  */
-import { createRoute, z } from '@hono/zod-openapi';
+import { z } from '@hono/zod-openapi';
 import { streamKind } from '../kinds/stream.js';
-import { problems } from '../problems.js';
+import { fromZodError, problems } from '../problems.js';
 import { JobSchema, problemResponses } from '../schemas/job.js';
-import { StreamBodySchema, toStreamRequest, type StreamRequest } from '../schemas/stream.js';
+import { RendiffStreamSchema, StreamBodySchema, StreamRequestSchema, toStreamRequest, type StreamRequest } from '../schemas/stream.js';
 import { chooseEngine } from './engine-choice.js';
 import { router } from './env.js';
 import { jsonBodyLimit, limitsFor, rateLimit, requireJson, requireKey } from './middleware.js';
@@ -23,58 +23,65 @@ export const STREAM_COST = 30;
 
 streamApi.use('/stream', requireKey('jobs:write'), rateLimit(STREAM_COST), requireJson, jsonBodyLimit);
 
-streamApi.openapi(
-  createRoute({
-    method: 'post',
-    path: '/stream',
-    summary: 'Package a media file for adaptive streaming (HLS, DASH, CMAF)',
-    request: {
-      headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
-      body: { required: true, content: { 'application/json': { schema: StreamBodySchema } } },
-    },
-    responses: {
-      202: {
-        description: 'Accepted: the job is queued',
-        headers: { Location: { schema: { type: 'string' as const } } },
-        content: { 'application/json': { schema: JobSchema } },
-      },
-      409: { description: 'Idempotency key in use' },
-      413: { description: 'Body too large' },
-      422: { description: 'Cannot be processed' },
-      ...problemResponses,
-    },
-  }),
-  async (c) => {
-    const body = c.req.valid('json');
-    const request = fromBody(body);
-    const found = streamKind.validate(request, limitsFor(c));
-    if (found.length > 0) {
-      const first = found[0]!;
-      throw problems.unprocessable(first.code, first.message, found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })));
-    }
-    const routed = await chooseEngine(c, streamKind, request, limitsFor(c));
-    const { job, replayed } = await submit(c, {
-      kind: 'stream',
-      request,
-      inputs: streamKind.inputs(request),
-      priority: request.options.priority,
-      engine: routed.engine,
-      engineReason: routed.reason,
-      webhookUrl: request.webhook_url ?? null,
-    });
-    return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
+// The body is one of two shapes, told apart by `format` (rendiff's says `type`), so that a problem speaks of the
+// shape the client meant; the document shows both.
+streamApi.openAPIRegistry.registerPath({
+  method: 'post',
+  path: '/stream',
+  summary: 'Package a media file for adaptive streaming (HLS, DASH, CMAF)',
+  request: {
+    headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
+    body: { required: true, content: { 'application/json': { schema: StreamBodySchema } } },
   },
-);
+  responses: {
+    202: {
+      description: 'Accepted: the job is queued',
+      headers: { Location: { schema: { type: 'string' as const } } },
+      content: { 'application/json': { schema: JobSchema } },
+    },
+    409: { description: 'Idempotency key in use' },
+    413: { description: 'Body too large' },
+    422: { description: 'Cannot be processed' },
+    ...problemResponses,
+  },
+});
+
+streamApi.post('/stream', async (c) => {
+  const body: unknown = await c.req.json().catch(() => {
+    throw problems.badRequest('The request body is not valid JSON.');
+  });
+  const request = fromBody(body);
+  const found = streamKind.validate(request, limitsFor(c));
+  if (found.length > 0) {
+    const first = found[0]!;
+    throw problems.unprocessable(first.code, first.message, found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })));
+  }
+  const routed = await chooseEngine(c, streamKind, request, limitsFor(c));
+  const { job, replayed } = await submit(c, {
+    kind: 'stream',
+    request,
+    inputs: streamKind.inputs(request),
+    priority: request.options.priority,
+    engine: routed.engine,
+    engineReason: routed.reason,
+    webhookUrl: request.webhook_url ?? null,
+  });
+  return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
+});
 
 /** The request the job stores: ffedge's own, or rendiff's mapped onto it. */
-function fromBody(body: z.infer<typeof StreamBodySchema>): StreamRequest {
-  // ffedge's own request always has a format (rendiff's says `type`).
-  if ('format' in body) return body;
-  const rendiff = body;
-  if (rendiff.output !== undefined) {
+function fromBody(body: unknown): StreamRequest {
+  if (typeof body === 'object' && body !== null && 'format' in body) {
+    const parsed = StreamRequestSchema.safeParse(body);
+    if (!parsed.success) throw fromZodError(parsed.error, 'json');
+    return parsed.data;
+  }
+  const parsed = RendiffStreamSchema.safeParse(body);
+  if (!parsed.success) throw fromZodError(parsed.error, 'json');
+  if (parsed.data.output !== undefined) {
     throw problems.unprocessable('UNSUPPORTED_DESTINATION', 'The package is kept with the job: download it from its outputs.', [
       { pointer: '/output', message: 'an output destination cannot be written to here; leave it out', suggestion: 'remove output and fetch GET /api/v1/jobs/{id}/outputs' },
     ]);
   }
-  return toStreamRequest(rendiff);
+  return toStreamRequest(parsed.data);
 }

@@ -393,7 +393,68 @@ export function contractSuite(name: string, harness: () => Harness): void {
 
       it('publishes an OpenAPI document', async () => {
         const doc = (await (await h().fetch('/api/v1/openapi.json')).json()) as { paths: Record<string, unknown> };
-        expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/convert', '/api/v1/jobs/{id}', '/api/v1/uploads']));
+        expect(Object.keys(doc.paths)).toEqual(
+          expect.arrayContaining(['/api/v1/convert', '/api/v1/stream', '/api/v1/jobs/{id}', '/api/v1/jobs/{id}/outputs', '/api/v1/jobs/{id}/outputs/{name}', '/api/v1/uploads']),
+        );
+      });
+    });
+
+    describe('stream', () => {
+      const rung = (height: number, codec = 'h264', bitrate: unknown = '1M') => ({ height, video: { codec, bitrate } });
+      const stream = (key: string, body: Record<string, unknown>) => h().fetch('/api/v1/stream', json(key, body));
+
+      it('audit #13: a package that cannot be made is refused at submission with the field at fault, and nothing is stored', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const cases: [Record<string, unknown>, string, string][] = [
+          [{ format: 'hls', segment_format: 'ts', ladder: [rung(720, 'vp9')] }, 'INVALID_CODEC_FORMAT', '/ladder/0/video/codec'],
+          [{ format: 'hls', segment_format: 'ts', ladder: [rung(720, 'h265')] }, 'INVALID_CODEC_FORMAT', '/ladder/0/video/codec'],
+          [{ format: 'dash', segment_format: 'ts', ladder: [rung(720)] }, 'INVALID_CODEC_FORMAT', '/segment_format'],
+          [{ format: 'hls', segment_format: 'ts', audio: { codec: 'opus' }, ladder: [rung(720)] }, 'INVALID_CODEC_FORMAT', '/audio/codec'],
+          [{ format: 'hls', ladder: [rung(720), rung(720)] }, 'INVALID_LADDER', '/ladder/1'],
+          [{ format: 'hls', ladder: [rung(720), rung(480, 'vp9')] }, 'INVALID_LADDER', '/ladder'],
+          [{ format: 'hls', ladder: Array.from({ length: 9 }, (_, i) => rung(240 + i * 16)) }, 'LIMIT_EXCEEDED', '/ladder'],
+          [{ format: 'hls', ladder: [rung(720, 'h264', '500M')] }, 'LIMIT_EXCEEDED', '/ladder/0/video/bitrate'],
+          [{ format: 'hls', ladder: [{ height: 720, video: { bitrate: '2M', max_bitrate: '1M' } }] }, 'INVALID_OPTION', '/ladder/0/video/max_bitrate'],
+          [{ format: 'hls', operations: [{ type: 'concat', inputs: [input] }] }, 'INVALID_OPERATION', '/operations/0/type'],
+        ];
+        for (const [body, code, pointer] of cases) {
+          const res = await stream(key, { input, ...body });
+          const problem = await expectProblem(res, 422, code);
+          expect(problem.errors?.map((e) => e.pointer), JSON.stringify(body)).toContain(pointer);
+        }
+        const list = (await (await h().fetch('/api/v1/jobs', { headers: auth(key) })).json()) as { items: unknown[] };
+        expect(list.items).toEqual([]);
+      });
+
+      it('refuses what is not a stream request with 400 and the allowed values', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const problem = await expectProblem(await stream(key, { input, format: 'smooth' }), 400, 'VALIDATION_FAILED');
+        expect(problem.errors?.some((e) => e.allowed?.includes('hls'))).toBe(true);
+      });
+
+      it('audit #10: /stream passes the key\'s limiter at its own cost', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        // The key's bucket is full before its first charge: what is left is the capacity less the cost. The upload
+        // (cost 1) came first; the bucket refills meanwhile, so only the stream's own charge is counted.
+        const res = await stream(key, { input, format: 'hls', ladder: [rung(720)] });
+        expect(res.status).toBe(202);
+        const capacity = Number(/q=(\d+)/.exec(res.headers.get('ratelimit-policy') ?? '')?.[1]);
+        const remaining = Number(/r=(\d+)/.exec(res.headers.get('ratelimit') ?? '')?.[1]);
+        expect(capacity - remaining).toBeGreaterThanOrEqual(30);
+        expect(capacity - remaining).toBeLessThanOrEqual(31);
+      });
+
+      it('takes rendiff\'s request shape, and refuses its output path, which nothing here would write to', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const res = await stream(key, { input, type: 'hls', variants: [{ resolution: '720p', bitrate: '2.5M' }], segment_duration: 6 });
+        expect(res.status).toBe(202);
+        const job = (await res.json()) as { kind: string; request: Record<string, unknown> };
+        expect(job).toMatchObject({ kind: 'stream', request: { format: 'hls', segment_duration_s: 6, ladder: [{ resolution: '720p', video: { codec: 'h264', bitrate: '2.5M' } }] } });
+        await expectProblem(await stream(key, { input, type: 'dash', output: 's3://bucket/out/' }), 422, 'UNSUPPORTED_DESTINATION');
       });
     });
   });
