@@ -1,5 +1,6 @@
 /** Every job kind, by the name a job row carries. */
 import type { JobKind } from '../db/schema.js';
+import { analyzeKind } from './analyze.js';
 import { convertKind } from './convert.js';
 import type { Kind } from './kind.js';
 import { probeKind } from './probe.js';
@@ -9,6 +10,7 @@ export type { AttemptRecord, Kind, KindPlan, TextOutput } from './kind.js';
 export const KINDS: { readonly [K in JobKind]: Kind<never> } = {
   convert: convertKind,
   probe: probeKind,
+  analyze: analyzeKind,
 };
 
 /** The module of a job's kind, typed loosely: a stored request was validated by that kind when it was submitted. */
