@@ -53,6 +53,12 @@ export const VMAF_MODEL_FILES: Readonly<Record<'default' | '4k', string>> = { de
 /** The per-frame statistics each metric filter writes. */
 export const STATS_FILES: Readonly<Record<QualityMetric, string>> = { vmaf: 'vmaf.json', psnr: 'psnr.log', ssim: 'ssim.log' };
 
+/**
+ * The most frames one job compares. The attempt reads each stats file back as text of at most 16 MiB, and libvmaf's
+ * JSON log takes about 270 bytes a frame: past this, a longer input needs `subsample`.
+ */
+export const MAX_COMPARED_FRAMES = 50_000;
+
 /** The per-frame outputs the kind makes from them. */
 export const FRAMES_CSV = 'frames.csv';
 export const FRAMES_JSON = 'frames.json';
@@ -249,6 +255,16 @@ function align(request: QualityRequest, probes: readonly ProbeResult[], d: Probe
   const durationOf = (probe: ProbeResult, s: ProbeStream) => positive(s.duration_s) ?? positive(probe.duration_s);
   const [inputS, referenceS] = [durationOf(probes[0]!, d), durationOf(probes[1]!, r)];
   const comparedS = inputS !== null && referenceS !== null ? Math.min(inputS, referenceS) : (inputS ?? referenceS);
+  const frames = comparedS !== null && rFps !== null ? Math.ceil((comparedS * rFps) / request.subsample) : null;
+  if (frames !== null && frames > MAX_COMPARED_FRAMES) {
+    const subsample = Math.ceil((comparedS! * rFps!) / MAX_COMPARED_FRAMES);
+    problems.push({
+      code: 'LIMIT_EXCEEDED',
+      pointer: '/subsample',
+      message: `about ${frames} frames would be compared, more than the ${MAX_COMPARED_FRAMES} one job compares`,
+      suggestion: subsample <= 100 ? `set subsample to ${subsample}: one frame in ${subsample} is compared` : 'compare a shorter part of the input',
+    });
+  }
   // Half a frame (or 20 ms) is container rounding, not a different length.
   const slack = Math.max(0.02, rFps ? 0.5 / rFps : 0);
   if (inputS !== null && referenceS !== null && Math.abs(inputS - referenceS) > slack) {

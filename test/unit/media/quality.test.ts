@@ -108,6 +108,15 @@ describe('quality planner', () => {
     expect(plan({}, video({}, 10.01), video({}, 10)).alignment.warnings).toEqual([]);
   });
 
+  it('refuses more frames than one job compares, suggesting the subsample that fits', () => {
+    // Two hours at 25 fps: 180 000 frames.
+    const long = video({}, 7200);
+    expect(planQuality(ALL, [long, long])).toEqual([
+      expect.objectContaining({ code: 'LIMIT_EXCEEDED', pointer: '/subsample', suggestion: 'set subsample to 4: one frame in 4 is compared' }),
+    ]);
+    expect(isQualityProblems(planQuality({ ...ALL, subsample: 4 }, [long, long]))).toBe(false);
+  });
+
   it('subsamples VMAF with libvmaf’s own n_subsample and selects the same frames for PSNR and SSIM', () => {
     const graph = graphOf(plan({ subsample: 4 }));
     expect(options(graph, 'libvmaf').get('n_subsample')).toBe('4');
