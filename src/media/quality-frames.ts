@@ -113,14 +113,15 @@ export function summarise(metrics: readonly QualityMetric[], rows: readonly Fram
   for (const metric of metrics) {
     const values = rows.map((r) => r[metric]).filter((v): v is number => typeof v === 'number');
     if (values.length === 0) continue;
-    const summary = describe(values);
-    if (metric === 'vmaf') summary.harmonic_mean = round(values.length / values.reduce((sum, v) => sum + 1 / (1 + v), 0) - 1, 6);
+    const { mean, ...rest } = describe(values);
+    const extra: Pick<MetricSummary, 'harmonic_mean' | 'pooled'> = {};
+    if (metric === 'vmaf') extra.harmonic_mean = round(values.length / values.reduce((sum, v) => sum + 1 / (1 + v), 0) - 1, 6);
     if (metric === 'psnr') {
       // ffmpeg pools the squared error, not the decibels: back from each frame's PSNR to its MSE.
       const mse = values.reduce((sum, db) => sum + (db >= PSNR_CAP_DB ? 0 : PEAK_SQUARED / 10 ** (db / 10)), 0) / values.length;
-      summary.pooled = mse === 0 ? PSNR_CAP_DB : round(Math.min(PSNR_CAP_DB, 10 * Math.log10(PEAK_SQUARED / mse)), 6);
+      extra.pooled = mse === 0 ? PSNR_CAP_DB : round(Math.min(PSNR_CAP_DB, 10 * Math.log10(PEAK_SQUARED / mse)), 6);
     }
-    out[metric] = summary;
+    out[metric] = { mean, ...extra, ...rest };
   }
   return out;
 }

@@ -1,4 +1,5 @@
 /** The quality planner: one run, every metric in one graph, the distorted aligned to the reference. */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ProbeResult } from '../../../src/engine/engine.js';
 import {
@@ -71,6 +72,12 @@ describe('quality planner', () => {
     });
     expect(planned.expectedDurationS).toBe(10);
     expect(planned.alignment).toEqual({ scaled: null, fps: null, duration: { input_s: 10, reference_s: 10, compared_s: 10 }, warnings: [] });
+  });
+
+  it('is the graph README.md documents', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Analyze quality'));
+    expect(/-filter_complex '([^']+)'/.exec(section)?.[1]).toBe(DOCUMENTED_GRAPH);
   });
 
   it('scales a distorted of another size to the reference’s with bicubic, after its frame rate is the reference’s', () => {
