@@ -23,6 +23,8 @@ const DOCUMENTED_GRAPH =
   '[d2][r2]ssim=stats_file=ssim.log:shortest=1[ssim]';
 /** The same for an input smaller than its reference: scaled to the reference's size first, with bicubic. */
 const DOCUMENTED_SCALED_GRAPH = DOCUMENTED_GRAPH.replace('[0:0]setpts=expr=PTS-STARTPTS,', '[0:0]setpts=expr=PTS-STARTPTS,scale=w=160:h=120:flags=bicubic,');
+/** The same for an input at another frame rate: converted to the reference's first. */
+const DOCUMENTED_FPS_GRAPH = DOCUMENTED_GRAPH.replace('[0:0]setpts=expr=PTS-STARTPTS,', '[0:0]setpts=expr=PTS-STARTPTS,fps=fps=25,');
 
 interface Summary {
   mean: number;
@@ -51,7 +53,7 @@ interface ByHand {
 }
 
 let dir: string;
-const clips = { reference: '', crf40: '', small: '', short: '' };
+const clips = { reference: '', crf40: '', small: '', short: '', fast: '' };
 
 /** The static ffmpeg on a documented graph, in a dir laid out as a run's: input, reference and vmaf-models. */
 async function byHand(input: string, reference: string, graph: string): Promise<ByHand> {
@@ -90,6 +92,7 @@ beforeAll(async () => {
   await ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=25:duration=2', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', clips.reference);
   await ffmpeg('-i', clips.reference, '-c:v', 'libx264', '-crf', '40', '-pix_fmt', 'yuv420p', clips.crf40);
   await ffmpeg('-i', clips.reference, '-vf', 'scale=80:60', '-c:v', 'libx264', '-crf', '30', '-pix_fmt', 'yuv420p', clips.small);
+  await ffmpeg('-i', clips.reference, '-r', '50', '-c:v', 'libx264', '-crf', '30', '-pix_fmt', 'yuv420p', clips.fast);
   await ffmpeg('-i', clips.reference, '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', clips.short);
 });
 afterAll(async () => {
@@ -132,7 +135,7 @@ describe('analyze with libvmaf (the static ffmpeg, as in the container image)', 
   beforeAll(async () => {
     server = await startTestServer({ ...VMAF_ENV, FFEDGE_POOL_SIZE: '1', FFEDGE_WASM_THREADS: '1', FFEDGE_CONCURRENT_JOBS: '20' });
     api = analyzer(server, await server.key());
-    uris = { reference: '', crf40: '', small: '', short: '' };
+    uris = { reference: '', crf40: '', small: '', short: '', fast: '' };
     for (const name of Object.keys(clips) as (keyof typeof clips)[]) uris[name] = await api.upload(clips[name], `${name}.mp4`);
   });
   afterAll(async () => server?.close());
@@ -189,6 +192,16 @@ describe('analyze with libvmaf (the static ffmpeg, as in the container image)', 
     close(done.result.metrics.ssim?.mean, expected.ssim);
     expect(done.result.alignment.scaled).toEqual({ from: '80x60', to: '160x120', flags: 'bicubic' });
     expect(done.result.warnings).toEqual([expect.stringMatching(/scaled from 80x60 to the reference's 160x120/)]);
+  });
+
+  it('converts an input at 50 fps to the reference’s 25 fps, as the documented graph does', async () => {
+    const done = await api.completed((await api.analyze({ input: uris.fast, reference: uris.reference })).id);
+    const expected = await byHand(clips.fast, clips.reference, DOCUMENTED_FPS_GRAPH);
+    expect(done.result.frames_compared).toBe(50);
+    expect(done.result.alignment.fps).toEqual({ from: 50, to: 25 });
+    close(done.result.metrics.vmaf?.mean, expected.vmaf);
+    close(done.result.metrics.psnr?.pooled, expected.psnr.average);
+    close(done.result.metrics.ssim?.mean, expected.ssim);
   });
 
   it('compares only the first second when the reference is one second long, and says so', async () => {
