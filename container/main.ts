@@ -42,6 +42,7 @@ const tmpRoot = claimed.dir;
 
 // FFEDGE_VMAF_FFMPEG_PATH / FFEDGE_VMAF_MODEL_DIR (set in the image): the ffmpeg with libvmaf for VMAF runs.
 const engine = createNativeEngine({ log, vmaf: vmafFromEnv(env) });
+if (env.FFEDGE_VMAF_FFMPEG_PATH && !env.FFEDGE_VMAF_MODEL_DIR) log.warn('FFEDGE_VMAF_FFMPEG_PATH is set without FFEDGE_VMAF_MODEL_DIR: no VMAF');
 const graceMs = int('FFEDGE_WORKER_GRACE_MS', 25_000, 0, 3600_000);
 const worker = createNativeService({ engine, token, tmpRoot, slots, inputLimitBytes, heartbeatMs, log });
 

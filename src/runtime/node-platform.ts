@@ -79,6 +79,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     // VMAF runs go to a second ffmpeg built with libvmaf (FFEDGE_VMAF_FFMPEG_PATH, models in FFEDGE_VMAF_MODEL_DIR).
     vmaf: vmafFromEnv(env),
   });
+  if (env.FFEDGE_VMAF_FFMPEG_PATH && !env.FFEDGE_VMAF_MODEL_DIR) log.warn('FFEDGE_VMAF_FFMPEG_PATH is set without FFEDGE_VMAF_MODEL_DIR: no VMAF');
   const wasmThreads = envInt(env, 'FFEDGE_WASM_THREADS', Math.max(1, config.poolSize), 0, 64);
   const wasm =
     wasmThreads > 0
