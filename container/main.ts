@@ -6,6 +6,7 @@ import { serve } from '@hono/node-server';
 import { rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { vmafFromEnv } from '../src/engine/libvmaf.js';
 import { createNativeEngine } from '../src/engine/native.js';
 import { claimProcessDir } from '../src/engine/process-dir.js';
 import { consoleLogger } from '../src/platform.js';
@@ -39,7 +40,9 @@ const claimed = await claimProcessDir(resolve(env.FFEDGE_TMP_DIR ?? join(tmpdir(
 if (claimed.orphansKilled > 0) log.warn('ended ffmpeg processes a dead worker left running', { count: claimed.orphansKilled });
 const tmpRoot = claimed.dir;
 
-const engine = createNativeEngine({ log });
+// FFEDGE_VMAF_FFMPEG_PATH / FFEDGE_VMAF_MODEL_DIR (set in the image): the ffmpeg with libvmaf for VMAF runs.
+const engine = createNativeEngine({ log, vmaf: vmafFromEnv(env) });
+if (env.FFEDGE_VMAF_FFMPEG_PATH && !env.FFEDGE_VMAF_MODEL_DIR) log.warn('FFEDGE_VMAF_FFMPEG_PATH is set without FFEDGE_VMAF_MODEL_DIR: no VMAF');
 const graceMs = int('FFEDGE_WORKER_GRACE_MS', 25_000, 0, 3600_000);
 const worker = createNativeService({ engine, token, tmpRoot, slots, inputLimitBytes, heartbeatMs, log });
 

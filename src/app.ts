@@ -6,6 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
+import { analyzeApi } from './api/analyze.js';
 import { capabilitiesApi } from './api/capabilities.js';
 import { convertApi } from './api/convert.js';
 import { estimateApi } from './api/estimate.js';
@@ -36,6 +37,7 @@ export function createApp(platform: Platform) {
   app.route('/api/v1', capabilitiesApi);
   app.route('/api/v1', uploadsApi);
   app.route('/api/v1', convertApi);
+  app.route('/api/v1', analyzeApi);
   app.route('/api/v1', estimateApi);
   app.route('/api/v1', streamApi);
   app.route('/api/v1', jobsApi);

@@ -36,10 +36,15 @@ export interface Routed {
 
 /** The total size of a request's uploaded inputs; null when some input's size is not known here. */
 export async function inputBytesOf(c: Context<AppEnv>, inputs: readonly { uri: string }[]): Promise<number | null> {
+  return uploadBytesOf(c, inputs.map((input) => input.uri));
+}
+
+/** The total size of uploads of this key named by URI; null when some input is not an upload of the key. */
+export async function uploadBytesOf(c: Context<AppEnv>, uris: readonly string[]): Promise<number | null> {
   const ids: string[] = [];
-  for (const input of inputs) {
+  for (const uri of uris) {
     try {
-      const location = parseInputUri(input.uri, ['upload', 'local']);
+      const location = parseInputUri(uri, ['upload', 'local']);
       if (location.kind !== 'upload') return null;
       ids.push(location.id);
     } catch {
@@ -81,12 +86,20 @@ const SUGGESTIONS: Readonly<Record<string, string>> = {
   libx265: 'use video codec h264, or an engine with H.265',
 };
 
-export function routeProblem(route: Extract<Route, { ok: false }>) {
+/**
+ * The 422 of a route no engine can take. Another kind passes where in its request a missing capability comes from,
+ * and its own suggestions.
+ */
+export function routeProblem(
+  route: Extract<Route, { ok: false }>,
+  kind: { pointer?: (missing: Missing) => string; suggestions?: Readonly<Record<string, string>> } = {},
+) {
+  const suggestions = { ...SUGGESTIONS, ...kind.suggestions };
   const items: ProblemItem[] = route.missing.map((missing) => ({
-    pointer: pointerOf(missing),
+    pointer: missing.kind === 'engine' ? '/options/engine' : (kind.pointer ?? pointerOf)(missing),
     message: missing.reason,
     ...(missing.kind === 'engine' ? { allowed: route.available } : {}),
-    ...(SUGGESTIONS[missing.name] ? { suggestion: SUGGESTIONS[missing.name] } : {}),
+    ...(suggestions[missing.name] ? { suggestion: suggestions[missing.name] } : {}),
   }));
   return problems.unprocessable(route.code, `${capitalised(route.message)}.`, items);
 }

@@ -8,7 +8,7 @@ import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from
 export const JOB_STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const ACTIVE_STATUSES = ['queued', 'processing'] as const satisfies readonly JobStatus[];
-export const JOB_KINDS = ['convert', 'probe', 'stream'] as const;
+export const JOB_KINDS = ['convert', 'probe', 'stream', 'analyze'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 export const apiKeys = sqliteTable('api_keys', {

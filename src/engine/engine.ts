@@ -75,6 +75,7 @@ export const SAFE_MESSAGES = {
   silent: 'the worker stopped responding',
   protocol: 'the worker answered in an unknown way',
   indirect: 'the input must be a single media file, not a playlist or a file list',
+  no_libvmaf: 'this engine has no libvmaf for VMAF scores',
 } as const satisfies Record<EngineErrorCode, string> & Record<string, string>;
 
 export type SafeMessage = keyof typeof SAFE_MESSAGES;

@@ -8,12 +8,18 @@
  * writes on while another process re-runs the job. (Not under Deno, whose runtime may spawn from a thread that ends
  * before the child does; there, and wherever setpriv is missing, the startup sweep of a dead process's workspace
  * ends what it left running: killOrphans below.)
+ *
+ * VMAF: a run whose filter graph uses libvmaf goes to a second binary built with it (FFEDGE_VMAF_FFMPEG_PATH), with
+ * its models linked into the run's dir (libvmaf.ts); the engine lists libvmaf among its filters only when that
+ * binary answers with the libvmaf the planner speaks and the models are there.
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, readdir, readlink } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
+import { resolve } from 'node:path';
 import { ProgressParser } from '../media/progress.js';
+import { LIBVMAF } from '../media/quality.js';
 import { cachedUntilFailure } from './cached.js';
 import {
   clampTimer,
@@ -25,6 +31,7 @@ import {
   type RunSpec,
 } from './engine.js';
 import { acceptProbe, parseListing, parseVersion, probeArgs } from './ffmpeg-output.js';
+import { isPlannedLibvmaf, linkModels, modelsPresent, usesLibvmaf, vmafFromEnv, type VmafBinary } from './libvmaf.js';
 
 export { parseListing, parseProbeOutput } from './ffmpeg-output.js';
 
@@ -45,6 +52,11 @@ export interface NativeEngineOptions {
   log?: NativeEngineLog;
   /** Where FFMPEG_PATH / FFPROBE_PATH are read; process.env by default. */
   env?: Record<string, string | undefined>;
+  /**
+   * The ffmpeg for runs that use libvmaf, and its models; null: none. By default FFEDGE_VMAF_FFMPEG_PATH and
+   * FFEDGE_VMAF_MODEL_DIR of `env`.
+   */
+  vmaf?: VmafBinary | null;
 }
 
 const LOG_TAIL_LINES = 100;
@@ -61,8 +73,17 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
   const ffmpeg = options.ffmpegPath || env.FFMPEG_PATH || 'ffmpeg';
   const ffprobe = options.ffprobePath || env.FFPROBE_PATH || 'ffprobe';
   const log = options.log ?? SILENT;
+  const given = options.vmaf === undefined ? vmafFromEnv(env) : options.vmaf;
+  // The link in a run's dir must name the model dir absolutely.
+  const vmaf = given && { ...given, modelDir: resolve(given.modelDir) };
 
   async function run(spec: RunSpec): Promise<RunResult> {
+    let binary = ffmpeg;
+    if (usesLibvmaf(spec.args)) {
+      if (!vmaf) throw engineError('ENGINE_UNAVAILABLE', '', 'no_libvmaf');
+      await linkModels(spec.cwd, vmaf.modelDir);
+      binary = vmaf.ffmpegPath;
+    }
     const parser = new ProgressParser(spec.expectedDurationS);
     const report = (chunk: string | null) => {
       const reports = chunk === null ? parser.finish() : parser.feed(chunk);
@@ -75,7 +96,7 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
         }
       }
     };
-    const exit = await runProcess(ffmpeg, spec.args, {
+    const exit = await runProcess(binary, spec.args, {
       cwd: spec.cwd,
       signal: spec.signal,
       timeoutMs: spec.timeoutMs,
@@ -106,8 +127,8 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
     return acceptProbe(exit.stdout, exit.logTail);
   }
 
-  async function listing(flag: string): Promise<string> {
-    const exit = await runProcess(ffmpeg, ['-hide_banner', flag], {
+  async function listing(flag: string, binary = ffmpeg, value?: string): Promise<string> {
+    const exit = await runProcess(binary, ['-hide_banner', flag, ...(value === undefined ? [] : [value])], {
       timeoutMs: LISTING_TIMEOUT_MS,
       collectStdoutBytes: LISTING_OUTPUT_BYTES,
       log,
@@ -119,6 +140,7 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
   }
 
   async function loadCapabilities(): Promise<EngineCapabilities> {
+    const vmafCheck = vmafReady();
     const [encoders, decoders, filters, muxers, version] = await Promise.all([
       listing('-encoders'),
       listing('-decoders'),
@@ -126,14 +148,30 @@ export function createNativeEngine(options: NativeEngineOptions = {}): Engine {
       listing('-muxers'),
       listing('-version'),
     ]);
+    const withVmaf = await vmafCheck;
+    // libvmaf only through the VMAF binary, whose options the planner knows (the main one's, if any, may differ).
+    const listed = parseListing(filters).filter((name) => name !== LIBVMAF);
+    if (withVmaf) listed.push(LIBVMAF);
     return {
       name: 'native',
       version: parseVersion(version),
       encoders: parseListing(encoders),
       decoders: parseListing(decoders),
-      filters: parseListing(filters),
+      filters: listed,
       muxers: parseListing(muxers),
     };
+  }
+
+  /** Whether the VMAF binary answers with the planner's libvmaf and its models are there. */
+  async function vmafReady(): Promise<boolean> {
+    if (!vmaf) return false;
+    try {
+      if (isPlannedLibvmaf(await listing('-h', vmaf.ffmpegPath, 'filter=libvmaf')) && (await modelsPresent(vmaf.modelDir))) return true;
+      log.warn('the VMAF ffmpeg has no libvmaf 1.x or its models are missing: no VMAF on this engine');
+    } catch {
+      log.warn('the VMAF ffmpeg could not be started: no VMAF on this engine');
+    }
+    return false;
   }
 
   const capabilities = cachedUntilFailure(loadCapabilities);

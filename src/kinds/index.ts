@@ -1,5 +1,6 @@
 /** Every job kind, by the name a job row carries. */
 import type { JobKind } from '../db/schema.js';
+import { analyzeKind } from './analyze.js';
 import { convertKind } from './convert.js';
 import type { Kind } from './kind.js';
 import { probeKind } from './probe.js';
@@ -11,6 +12,7 @@ export const KINDS: { readonly [K in JobKind]: Kind<never> } = {
   convert: convertKind,
   probe: probeKind,
   stream: streamKind,
+  analyze: analyzeKind,
 };
 
 /** The module of a job's kind, typed loosely: a stored request was validated by that kind when it was submitted. */

@@ -12,6 +12,7 @@ import { WASM_EXCLUDED } from '../../wasm/capabilities.js';
 import { createWasmEngine, type WasmEngine } from '../../wasm/node-engine.js';
 import { loadConfig, loadFleetConfig, type Config } from '../config.js';
 import { EngineError, type Engine, type EngineCapabilities, type ProbeResult } from '../engine/engine.js';
+import { vmafFromEnv } from '../engine/libvmaf.js';
 import { createNativeEngine } from '../engine/native.js';
 import { claimProcessDir } from '../engine/process-dir.js';
 import { runAttempt, type AttemptDeps } from '../jobs/attempt.js';
@@ -76,7 +77,10 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
   const engine = createNativeEngine({
     ...(env.FFMPEG_PATH ? { ffmpegPath: env.FFMPEG_PATH } : {}),
     ...(env.FFPROBE_PATH ? { ffprobePath: env.FFPROBE_PATH } : {}),
+    // VMAF runs go to a second ffmpeg built with libvmaf (FFEDGE_VMAF_FFMPEG_PATH, models in FFEDGE_VMAF_MODEL_DIR).
+    vmaf: vmafFromEnv(env),
   });
+  if (env.FFEDGE_VMAF_FFMPEG_PATH && !env.FFEDGE_VMAF_MODEL_DIR) log.warn('FFEDGE_VMAF_FFMPEG_PATH is set without FFEDGE_VMAF_MODEL_DIR: no VMAF');
   const wasmThreads = envInt(env, 'FFEDGE_WASM_THREADS', Math.max(1, config.poolSize), 0, 64);
   const wasm =
     wasmThreads > 0

@@ -369,6 +369,71 @@ export function contractSuite(name: string, harness: () => Harness): void {
       });
     });
 
+    describe('analyze', () => {
+      const analyze = (key: string, body: unknown) => h().fetch('/api/v1/analyze', json(key, body));
+
+      it('refuses malformed analyze requests with pointers and allowed values', async () => {
+        const key = await h().key();
+        const input = await upload(key);
+        const reference = await upload(key);
+        const unknown = await expectProblem(await analyze(key, { input, reference, shell: 'rm -rf /' }), 400, 'VALIDATION_FAILED');
+        expect(unknown.errors?.[0]?.message).toMatch(/shell/);
+        const missing = await expectProblem(await analyze(key, { input, metrics: ['psnr'] }), 400, 'VALIDATION_FAILED');
+        expect(missing.errors?.map((e) => e.pointer)).toContain('/reference');
+        const metric = await expectProblem(await analyze(key, { input, reference, metrics: ['vmaf', 'bogus'] }), 400, 'VALIDATION_FAILED');
+        expect(metric.errors?.[0]).toMatchObject({ pointer: '/metrics/1', allowed: ['vmaf', 'psnr', 'ssim'] });
+        const twice = await expectProblem(await analyze(key, { input, reference, metrics: ['psnr', 'psnr'] }), 400, 'VALIDATION_FAILED');
+        expect(twice.errors?.[0]?.pointer).toBe('/metrics/1');
+        const model = await expectProblem(await analyze(key, { input, reference, vmaf_model: 'hdr' }), 400, 'VALIDATION_FAILED');
+        expect(model.errors?.[0]).toMatchObject({ pointer: '/vmaf_model', allowed: ['default', '4k', 'phone'] });
+        for (const subsample of [0, 101, 2.5]) {
+          const body = await expectProblem(await analyze(key, { input, reference, subsample }), 400, 'VALIDATION_FAILED');
+          expect(body.errors?.[0]?.pointer).toBe('/subsample');
+        }
+        const list = (await (await h().fetch('/api/v1/jobs', { headers: auth(key) })).json()) as { items: unknown[] };
+        expect(list.items).toEqual([]);
+      });
+
+      it('audit #13: an analyze request that contradicts itself or names another key’s file stores nothing', async () => {
+        const key = await h().key();
+        const other = await h().key();
+        const input = await upload(key);
+        const reference = await upload(key);
+        const contradiction = await expectProblem(await analyze(key, { input, reference, metrics: ['psnr'], vmaf_model: 'phone' }), 422, 'INVALID_OPTION');
+        expect(contradiction.errors?.[0]).toMatchObject({ pointer: '/vmaf_model', suggestion: expect.any(String) });
+        const foreign = await expectProblem(await analyze(key, { input, reference: await upload(other), metrics: ['psnr'] }), 422, 'INPUT_NOT_FOUND');
+        expect(foreign.errors?.[0]?.pointer).toBe('/reference');
+        const list = (await (await h().fetch('/api/v1/jobs', { headers: auth(key) })).json()) as { items: unknown[] };
+        expect(list.items).toEqual([]);
+      });
+
+      it('creates an analyze job for rendiff’s { input, reference, metrics }', async () => {
+        const key = await h().key();
+        const res = await analyze(key, { input: await upload(key), reference: await upload(key), metrics: ['psnr', 'ssim'] });
+        expect(res.status).toBe(202);
+        const job = (await res.json()) as { id: string; kind: string; status: string };
+        expect(job).toMatchObject({ kind: 'analyze', status: 'queued' });
+        const listed = (await (await h().fetch('/api/v1/jobs?kind=analyze', { headers: auth(key) })).json()) as { items: { id: string }[] };
+        expect(listed.items.map((j) => j.id)).toEqual([job.id]);
+        expect((await h().fetch(`/api/v1/jobs/${job.id}`, { method: 'DELETE', headers: auth(key) })).status).toBe(200);
+      });
+
+      it('audit #10: POST /analyze passes the key’s limiter with its cost of 10 tokens', async () => {
+        // A new key's bucket is full: the first request leaves the limit less the cost.
+        const res = await analyze(await h().key(), {});
+        await expectProblem(res, 400, 'VALIDATION_FAILED');
+        const limit = Number(/q=(\d+)/.exec(res.headers.get('ratelimit-policy') ?? '')?.[1]);
+        expect(limit).toBeGreaterThan(10);
+        expect(res.headers.get('ratelimit')).toMatch(new RegExp(`^"default";r=${limit - 10};t=\\d+$`));
+      });
+
+      it('is in the OpenAPI document', async () => {
+        const doc = (await (await h().fetch('/api/v1/openapi.json')).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+        expect(Object.keys(doc.paths)).toContain('/api/v1/analyze');
+        expect(Object.keys(doc.components.schemas)).toContain('AnalyzeRequest');
+      });
+    });
+
     describe('health', () => {
       it('answers liveness and readiness', async () => {
         expect(await (await h().fetch('/health')).json()).toEqual({ status: 'ok' });

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
 import { startFaultyEngine } from '../helpers/faulty-engine.js';
 import { freePort } from '../helpers/process.js';
+import { VMAF_ENV } from '../helpers/vmaf.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -30,6 +31,8 @@ export default async function setup(project: TestProject) {
       FFEDGE_WORKER_TOKEN: token,
       FFEDGE_WORKER_SLOTS: '4',
       FFEDGE_WORKER_HEARTBEAT_MS: '500',
+      // As the image has it: the static ffmpeg with libvmaf, and the models.
+      ...VMAF_ENV,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -15,6 +15,8 @@ declare module 'vitest' {
       small: string;
       /** 120 s, 320x240, 25 fps, H.264 at a low quality (small), no audio: long enough to cancel mid-run. */
       long: string;
+      /** `small` encoded again at crf 40: a distorted copy to analyze against it. */
+      crf40: string;
     };
   }
 }
@@ -29,8 +31,9 @@ export default async function setup(project: TestProject) {
       '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '45', '-g', '250', '-pix_fmt', 'yuv420p',
       join(dir, 'long.mp4'),
     ]);
+    await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', join(dir, 'small.mp4'), '-an', '-c:v', 'libx264', '-crf', '40', '-pix_fmt', 'yuv420p', join(dir, 'crf40.mp4')]);
     const base64 = async (name: string) => (await readFile(join(dir, name))).toString('base64');
-    project.provide('media', { small: await base64('small.mp4'), long: await base64('long.mp4') });
+    project.provide('media', { small: await base64('small.mp4'), long: await base64('long.mp4'), crf40: await base64('crf40.mp4') });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
