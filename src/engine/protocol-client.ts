@@ -30,8 +30,12 @@ import { ProbeResultSchema } from '../schemas/probe.js';
 
 export interface EngineEndpoint {
   name: EngineName;
-  /** One HTTP exchange with the engine's service; the URL's path is what matters, the host is the endpoint's. */
-  fetch(request: Request): Promise<Response>;
+  /**
+   * One HTTP exchange with the engine's service; the URL's path is what matters, the host is the endpoint's.
+   * `signal` is the exchange's own (the request's follows it, but only while the Request object lives: undici links
+   * them through a weak reference, so a fetch made from a copy must take this one).
+   */
+  fetch(request: Request, signal: AbortSignal): Promise<Response>;
   /** Sent as `Authorization: Bearer <token>`. */
   token: string;
   /**
@@ -57,13 +61,13 @@ export function httpEndpoint(options: {
     name: 'native',
     token: options.token,
     silenceMs: options.silenceMs ?? 30_000,
-    fetch: (request) => {
+    fetch: (request, signal) => {
       const { pathname, search } = new URL(request.url);
       return doFetch(`${base}${pathname}${search}`, {
         method: request.method,
         headers: request.headers,
         body: request.body,
-        signal: request.signal,
+        signal,
         duplex: 'half',
       } as RequestInit);
     },
@@ -111,6 +115,7 @@ function exchange(endpoint: EngineEndpoint, signal: AbortSignal | undefined, tot
   const controller = new AbortController();
   let reason: 'cancelled' | 'silent' | 'timeout' | null = null;
   let answered = false;
+  let held: Request | null = null;
   const stop = (why: 'cancelled' | 'silent' | 'timeout') => {
     reason ??= why;
     controller.abort();
@@ -149,7 +154,9 @@ function exchange(endpoint: EngineEndpoint, signal: AbortSignal | undefined, tot
         // A streamed request body (undici requires saying so; workerd ignores it).
         duplex: 'half',
       } as RequestInit);
-      const response = await endpoint.fetch(request);
+      // Held until the exchange ends: the request's signal follows ours only while the Request is alive.
+      held = request;
+      const response = await endpoint.fetch(request, controller.signal);
       answered = true;
       alive();
       return response;
@@ -170,6 +177,7 @@ function exchange(endpoint: EngineEndpoint, signal: AbortSignal | undefined, tot
       signal?.removeEventListener('abort', onAbort);
       // Lets go of a response body nobody will read.
       controller.abort();
+      held = null;
     },
   };
 }

@@ -167,6 +167,26 @@ describe('worker protocol: framing', () => {
   });
 });
 
+describe('engine endpoints', () => {
+  it("an endpoint by URL fetches with the exchange's own signal, which a copied Request's may stop following", async () => {
+    // undici links a Request's signal to the one it was made with through a weak reference: once the Request is
+    // collected, an abort no longer reaches a fetch that was given request.signal. The exchange's signal is kept.
+    const seen: AbortSignal[] = [];
+    const endpoint = httpEndpoint({
+      url: 'http://127.0.0.1:9',
+      token: TOKEN,
+      fetch: (async (_url: string, init: RequestInit) => {
+        seen.push(init.signal!);
+        return new Response('{}', { status: 503 });
+      }) as typeof fetch,
+    });
+    const controller = new AbortController();
+    const request = new Request('http://engine/v1/capabilities', { signal: controller.signal });
+    await endpoint.fetch(request, controller.signal);
+    expect(seen[0]).toBe(controller.signal);
+  });
+});
+
 describe('native worker over HTTP', () => {
   it('answers /health without a token and refuses /v1 without the right one', async () => {
     const worker = await startWorker();

@@ -113,6 +113,8 @@ describe('audit #32: request text cannot break out of its place', () => {
     const uri = hostileText.map((text) => `hostile-${text}`.slice(0, 2048));
     fc.assert(
       fc.property(uri, uri, uri, (main, image, part) => {
+        // A concat part that is the watermark image (or the main input) is that file, silent or not: another plan.
+        fc.pre(part !== image && part !== main);
         const body = (a: string, b: string, c: string) =>
           ConvertRequestSchema.parse({ input: a, output: 'mp4', operations: [{ type: 'watermark', image: b }, { type: 'concat', inputs: [c] }] });
         const probes = (request: ReturnType<typeof body>) => inputsOf(request).map((_input, k) => [hd(), logo, silent720][Math.min(k, 2)]!);
