@@ -400,6 +400,9 @@ function muxerArgs(req: StreamRequest, folder: string, rungs: readonly PlannedRu
   return [
     '-f',
     'dash',
+    // fMP4 for every codec (the muxer would write VP9 and Opus as WebM), as CMAF and HLS players read it.
+    '-dash_segment_type',
+    'mp4',
     '-seg_duration',
     seg,
     '-use_template',

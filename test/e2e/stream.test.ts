@@ -169,6 +169,62 @@ describe('DASH and CMAF', () => {
   }
 });
 
+describe('other codecs and the thumbnail track', () => {
+  let small: string;
+  beforeAll(async () => {
+    const clip = join(server.dir, 'small.mp4');
+    await makeClip(clip, { seconds: 4, size: '320x240', rate: 25, audio: true });
+    small = await api.upload(clip);
+  });
+  const two = (codec: string) => [
+    { height: 240, video: { codec, bitrate: '300k', preset: 'ultrafast' } },
+    { height: 144, video: { codec, bitrate: '120k', preset: 'ultrafast' } },
+  ];
+
+  for (const [format, codec, audio, expected] of [
+    ['hls', 'h265', 'aac', /^hvc1\./],
+    ['cmaf', 'vp9', 'opus', /^vp09\.00\./],
+    ['dash', 'av1', 'aac', /^av01\.0\./],
+  ] as const) {
+    it(`${format} with ${codec} video and ${audio} audio names them by their own codec strings`, async () => {
+      const job = await stream({ input: small, format, segment_duration_s: 2, ladder: two(codec), audio: { codec: audio, bitrate: '64k' } });
+      expect(job.result.rungs.map((r: any) => r.codecs)).toEqual([expect.stringMatching(expected), expect.stringMatching(expected)]);
+      expect(job.result.audio.codecs).toBe(audio === 'opus' ? 'opus' : 'mp4a.40.2');
+      const probed = JSON.parse(
+        (await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name', '-of', 'json', await download(job, job.outputs.find((o) => o.name.includes('init'))!.name)])).stdout,
+      ).streams[0].codec_name;
+      expect(probed).toBe({ h265: 'hevc', vp9: 'vp9', av1: 'av1' }[codec]);
+      if (format !== 'dash') {
+        const master = await fetchText(job, `${format}/master.m3u8`);
+        expect(master).toMatch(new RegExp(`CODECS="${expected.source.slice(1)}`));
+      }
+    }, 180_000);
+  }
+
+  it('a trick-play sprite with its WebVTT track, named by the HLS master (image stream) and the MPD (thumbnail tiles)', async () => {
+    for (const format of ['hls', 'dash'] as const) {
+      const job = await stream({ input: small, format, segment_duration_s: 2, ladder: two('h264'), thumbnails: { interval_s: 1, columns: 2, tile_width: 80 } });
+      const sprite = await download(job, `${format}/thumbs/sprite.jpg`);
+      const probed = JSON.parse((await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=width,height', '-of', 'json', sprite])).stdout).streams[0];
+      // 4 tiles of 80x60 in 2 columns.
+      expect(probed).toEqual({ width: 160, height: 120 });
+      const vtt = await fetchText(job, `${format}/thumbs/thumbs.vtt`);
+      expect(vtt.split('\n').filter((l) => l.includes('#xywh='))).toEqual([
+        'sprite.jpg#xywh=0,0,80,60',
+        'sprite.jpg#xywh=80,0,80,60',
+        'sprite.jpg#xywh=0,60,80,60',
+        'sprite.jpg#xywh=80,60,80,60',
+      ]);
+      if (format === 'hls') {
+        expect(await fetchText(job, 'hls/master.m3u8')).toMatch(/#EXT-X-IMAGE-STREAM-INF:.*RESOLUTION=80x60.*URI="thumbs\/index\.m3u8"/);
+        expect(await fetchText(job, 'hls/thumbs/index.m3u8')).toMatch(/#EXT-X-TILES:RESOLUTION=80x60,LAYOUT=2x2,DURATION=1/);
+      } else {
+        expect(await fetchText(job, 'dash/manifest.mpd')).toMatch(/thumbnail_tile" value="2x2"/);
+      }
+    }
+  }, 180_000);
+});
+
 describe('the auto ladder', () => {
   it('never goes above the input, and a rung above it is left out with a warning, not upscaled', async () => {
     const job = await stream({ input, format: 'hls', ladder: [{ height: 720, video: { bitrate: '2M', preset: 'ultrafast' } }, ...LADDER.slice(1)] });

@@ -22,7 +22,7 @@ export interface JobView {
   result: Record<string, unknown> | null;
 }
 
-export function media(name: 'small' | 'long' | 'crf40'): Uint8Array<ArrayBuffer> {
+export function media(name: 'small' | 'long' | 'crf40' | 'ladder'): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(atob(inject('media')[name]), (c) => c.charCodeAt(0));
 }
 

@@ -17,6 +17,8 @@ declare module 'vitest' {
       long: string;
       /** `small` encoded again at crf 40: a distorted copy to analyze against it. */
       crf40: string;
+      /** 4 s, 320x240, 25 fps, H.264 + AAC: a clip to package. */
+      ladder: string;
     };
   }
 }
@@ -33,7 +35,8 @@ export default async function setup(project: TestProject) {
     ]);
     await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-i', join(dir, 'small.mp4'), '-an', '-c:v', 'libx264', '-crf', '40', '-pix_fmt', 'yuv420p', join(dir, 'crf40.mp4')]);
     const base64 = async (name: string) => (await readFile(join(dir, name))).toString('base64');
-    project.provide('media', { small: await base64('small.mp4'), long: await base64('long.mp4'), crf40: await base64('crf40.mp4') });
+    await makeClip(join(dir, 'ladder.mp4'), { seconds: 4, size: '320x240', rate: 25 });
+    project.provide('media', { small: await base64('small.mp4'), long: await base64('long.mp4'), crf40: await base64('crf40.mp4'), ladder: await base64('ladder.mp4') });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
