@@ -75,6 +75,35 @@ describe('job lifecycle on Node', () => {
     }
   });
 
+  it('audit #4: a failing probe leaves no dir under the server’s tmp dir (POST /estimate, POST /probe)', async () => {
+    // probe-input.ts streams the upload into a probe-* dir of its own; each refusal below leaves that dir on its way out.
+    const probeDirs = async () => (await readdir(server.platform.workspace)).filter((name) => name.startsWith('probe-'));
+    const estimate = (input: string) =>
+      server.fetch('/api/v1/estimate', { method: 'POST', headers: api.headers({ 'content-type': 'application/json' }), body: JSON.stringify({ input, output: 'mp4' }) });
+
+    // ffprobe fails on a file that is not media.
+    const junk = await api.upload(new Uint8Array(4096).fill(7), 'junk.bin');
+    const notMedia = await estimate(junk);
+    expect(notMedia.status).toBe(422);
+    expect(await notMedia.json()).toMatchObject({ code: 'INVALID_INPUT' });
+    expect(await probeDirs()).toEqual([]);
+
+    // The upload's row is there but its blob is gone: the probe throws after making its dir.
+    const vanished = await api.upload(join(server.dir, 'short.mp4'));
+    await rm(join(server.dir, 'data', 'blobs', 'uploads', vanished.slice('upload:'.length)));
+    const gone = await estimate(vanished);
+    expect(gone.status).toBe(422);
+    expect(await gone.json()).toMatchObject({ code: 'INPUT_NOT_FOUND' });
+    expect(await probeDirs()).toEqual([]);
+
+    // A probe job of the same junk fails in its attempt's dir, which goes too.
+    const res = await server.fetch('/api/v1/probe', { method: 'POST', headers: api.headers({ 'content-type': 'application/json' }), body: JSON.stringify({ input: junk }) });
+    expect([200, 202]).toContain(res.status);
+    const failed = await api.waitFor(((await res.json()) as { id: string }).id, ['failed']);
+    expect(failed.error?.code).toBeDefined();
+    expect(await readdir(server.platform.workspace)).toEqual([]);
+  });
+
   it('audit #5: the event loop stays responsive over a whole attempt: fetch, probe, passes and store', async () => {
     // Measured from before the submission to after the completion, so a synchronous call in any stage of the
     // attempt shows, not only one in the encode. `long` is an upload of tens of MB, which fetching streams whole into
