@@ -28,8 +28,11 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => server?.close());
 
-/** The longest event-loop delay an attempt may cause (audit #5); see the test. */
-const EVENT_LOOP_BOUND_MS = 250;
+/**
+ * The longest event-loop delay an attempt may show (audit #5). On this 2-core machine at load averages of 4 to 8 the
+ * longest delay over a whole attempt was 36 to 173 ms; a synchronous block of 300 ms or more in any stage fails.
+ */
+const EVENT_LOOP_BOUND_MS = 300;
 
 const slowEncode = () => ({ input: long, output: { format: 'mp4', video: { codec: 'h265', preset: 'veryslow' } } });
 
@@ -129,8 +132,7 @@ describe('job lifecycle on Node', () => {
     expect(new Set(stages)).toEqual(new Set(['fetching', 'probing', 'processing', 'uploading']));
     // A blocked loop shows up as delays of seconds; a loaded 2-core machine stays far below this bound.
     expect(histogram.max / 1e6).toBeLessThan(500);
-    // Tight: scheduling and GC on a loaded 2-core machine stay well under it (under 80 ms seen at a load of 4), while
-    // a synchronous block of 250 ms or more in any stage does not.
+    // Tight, yet above what scheduling and GC cost on a loaded machine (see EVENT_LOOP_BOUND_MS).
     expect(histogram.max / 1e6, `longest event-loop delay, ms (p99 ${histogram.percentile(99) / 1e6})`).toBeLessThan(EVENT_LOOP_BOUND_MS);
   });
 
