@@ -3,6 +3,7 @@
  * Migrations are generated from this file by drizzle-kit (`npm run db:generate`) into src/db/migrations; the
  * event triggers live in a hand-written migration next to them.
  */
+import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const JOB_STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'] as const;
@@ -63,7 +64,9 @@ export const jobs = sqliteTable(
     index('jobs_key_created').on(t.apiKeyId, t.createdAt, t.id),
     index('jobs_key_status_created').on(t.apiKeyId, t.status, t.createdAt, t.id),
     index('jobs_status_lease').on(t.status, t.leaseUntil),
-    index('jobs_claim').on(t.status, t.priority, t.createdAt),
+    // In claim order (priority descending, then oldest): an ascending priority left SQLite sorting every queued job
+    // of the top priority on each claim (transitions.claim).
+    index('jobs_claim').on(t.status, sql`${t.priority} desc`, t.createdAt),
     index('jobs_batch').on(t.batchId),
     uniqueIndex('jobs_key_idempotency').on(t.apiKeyId, t.idempotencyKey),
   ],

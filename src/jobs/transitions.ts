@@ -61,10 +61,11 @@ export async function claim(db: Db, lease: Lease, now: number, filter: { nativeO
     .where(filter.nativeOnly ? and(queued, or(isNull(jobs.engine), eq(jobs.engine, 'native'))) : queued)
     .orderBy(desc(jobs.priority), asc(jobs.createdAt))
     .limit(1);
+  // `id = (the next one)`, not `id IN (...)`: with IN, SQLite walks every queued job to compare ids.
   const [job] = await db
     .update(jobs)
     .set(claimed(lease, now))
-    .where(and(inArray(jobs.id, next), queued))
+    .where(and(eq(jobs.id, next), queued))
     .returning();
   return job ?? null;
 }

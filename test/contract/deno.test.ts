@@ -12,6 +12,7 @@ import { openLibsql, type OpenedDb } from '../../src/runtime/libsql.js';
 import { createKey, type Scope } from '../../src/security/api-keys.js';
 import { getFrom } from '../helpers/http-from.js';
 import { freePort, stderrTail, waitHealthy } from '../helpers/services.js';
+import { storedUploads } from '../helpers/stored.js';
 import { contractSuite } from './suite.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -117,4 +118,5 @@ contractSuite('deno', () => ({
   key: async (scopes) => (await createKey(db!.db, { name: 'test', scopes: scopes as Scope[] | undefined, now: Date.now() })).key,
   concurrentJobs: CONCURRENT_JOBS,
   uploadBytes: UPLOAD_LIMIT,
+  stored: () => storedUploads(db!.db, join(server!.dir, 'data', 'blobs')),
 }));

@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/node-server.js';
+import { storedUploads } from '../helpers/stored.js';
 import { contractSuite } from './suite.js';
 
 let server: TestServer;
@@ -15,4 +17,5 @@ contractSuite('node', () => ({
   key: (scopes) => server.key(scopes),
   concurrentJobs: server.platform.config.limits.concurrentJobs,
   uploadBytes: server.platform.config.limits.uploadBytes,
+  stored: () => storedUploads(server.platform.db, join(server.dir, 'data', 'blobs')),
 }));

@@ -12,6 +12,11 @@ export interface Harness {
   /** The configured per-key concurrent-job limit and upload limit. */
   concurrentJobs: number;
   uploadBytes: number;
+  /**
+   * Everything uploads have left in storage: `row:<id>` for each row of the uploads table and `blob:<name>` for each
+   * file or object of the blob store, temp files included, so a refused upload can be shown to have left nothing.
+   */
+  stored(): Promise<string[]>;
 }
 
 export function contractSuite(name: string, harness: () => Harness): void {
@@ -31,6 +36,19 @@ export function contractSuite(name: string, harness: () => Harness): void {
     });
     expect(res.status).toBe(201);
     return ((await res.json()) as { uri: string }).uri;
+  }
+
+  /** A body of `total` bytes made as it is read, so the request has no length (it is sent chunked). */
+  function chunked(total: number, chunk = 64 * 1024): ReadableStream<Uint8Array> {
+    let sent = 0;
+    return new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= total) return controller.close();
+        const size = Math.min(chunk, total - sent);
+        controller.enqueue(new Uint8Array(size).fill(7));
+        sent += size;
+      },
+    });
   }
 
   async function convert(key: string, input: string, extra: Record<string, string> = {}, output: unknown = 'mp4') {
@@ -213,12 +231,28 @@ export function contractSuite(name: string, harness: () => Harness): void {
 
       it('audit #8: an upload over the limit is refused with 413 and nothing is stored', async () => {
         const key = await h().key();
+        const before = await h().stored();
         const res = await h().fetch('/api/v1/uploads', {
           method: 'POST',
           headers: auth(key, { 'content-type': 'application/octet-stream' }),
           body: new Uint8Array(h().uploadBytes + 1),
         });
         await expectProblem(res, 413, 'PAYLOAD_TOO_LARGE');
+        expect(await h().stored()).toEqual(before);
+      });
+
+      it('audit #8: a chunked upload with no length is cut off at the limit while streaming, and nothing is stored', async () => {
+        // No Content-Length to refuse up front: only the limit counted while the body streams can stop this one.
+        const key = await h().key();
+        const before = await h().stored();
+        const res = await h().fetch('/api/v1/uploads', {
+          method: 'POST',
+          headers: auth(key, { 'content-type': 'application/octet-stream' }),
+          body: chunked(h().uploadBytes + 256 * 1024),
+          duplex: 'half',
+        } as RequestInit);
+        await expectProblem(res, 413, 'PAYLOAD_TOO_LARGE');
+        expect(await h().stored()).toEqual(before);
       });
 
       it('audit #22: a unicode upload name is kept NFC-normalised; a bidi trick is refused', async () => {

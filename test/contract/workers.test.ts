@@ -14,6 +14,7 @@ import { contractSuite } from './suite.js';
 
 const worker = (exports as unknown as { default: Fetcher }).default;
 const db = drizzle(env.DB, { schema }) as unknown as Db;
+const bucket = (env as unknown as { BLOBS: R2Bucket }).BLOBS;
 // The limits the Worker itself reads from its variables.
 const { limits } = loadConfig(varsOf(env));
 
@@ -22,4 +23,15 @@ contractSuite('workers', () => ({
   key: async (scopes) => (await createKey(db, { name: 'test', scopes: scopes as Scope[] | undefined, now: Date.now() })).key,
   concurrentJobs: limits.concurrentJobs,
   uploadBytes: limits.uploadBytes,
+  async stored() {
+    const rows = await db.select({ id: schema.uploads.id }).from(schema.uploads);
+    const objects: string[] = [];
+    for (let cursor: string | undefined; ; ) {
+      const page = await bucket.list(cursor ? { cursor } : {});
+      objects.push(...page.objects.map((o) => o.key));
+      if (!page.truncated) break;
+      cursor = page.cursor;
+    }
+    return [...rows.map((r) => `row:${r.id}`), ...objects.map((key) => `blob:${key}`)].sort();
+  },
 }));

@@ -96,6 +96,15 @@ const video = (p: Probe) => p.streams.find((s) => s.codec_type === 'video');
 const audio = (p: Probe) => p.streams.find((s) => s.codec_type === 'audio');
 const seconds = (p: Probe) => Number(p.format.duration);
 
+/** The MD5 of every decoded video frame, in order: frames of two files compared by their pixels. */
+async function frameHashes(file: string): Promise<string[]> {
+  const { stdout } = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', file, '-map', '0:v:0', '-f', 'framemd5', '-']);
+  return stdout
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => line.split(',').at(-1)!.trim());
+}
+
 /** The average [R, G, B] of a region of the frame at `at` seconds. */
 async function regionAverage(file: string, region: { x: number; y: number; w: number; h: number }, at = 0.5): Promise<[number, number, number]> {
   const raw = join(server.dir, `region-${Math.random().toString(36).slice(2)}.rgb`);
@@ -333,6 +342,31 @@ describe('operations on native ffmpeg', () => {
     const cut = await convert({ input: clip, output: 'mkv', operations: [{ type: 'trim', start: 0, end: 1, mode: 'keyframe' }] });
     expect(cut.result).toMatchObject({ stream_copy: true });
     expect(seconds(await probe(await download(cut)))).toBeLessThanOrEqual(2.05);
+    // Shorter than the 2 s input: an ignored trim copies all of it.
+    expect(seconds(await probe(await download(cut)))).toBeLessThan(1.5);
+  });
+
+  it('a keyframe trim starts at the keyframe before start and ends at end, copying', async () => {
+    // 4 s with a keyframe every second exactly (0, 1, 2, 3 s): a copy cut from 1.5 s can only start at the 1 s one.
+    const file = join(server.dir, 'keyframes.mp4');
+    await run('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-y',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=4',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000:duration=4',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0', '-pix_fmt', 'yuv420p',
+      '-c:a', 'aac', '-shortest', file,
+    ]);
+    const input = await api.upload(file);
+    const job = await convert({ input, output: 'mkv', operations: [{ type: 'trim', start: 1.5, end: 3.5, mode: 'keyframe' }] });
+    expect(job.result).toMatchObject({ stream_copy: true });
+    const out = await download(job);
+    // The first frame shown is the input's frame 25 (the keyframe at 1 s), not frame 0 (no trim) nor 37 (an exact cut).
+    const inputFrames = await frameHashes(file);
+    const [first] = await frameHashes(out);
+    expect(inputFrames.indexOf(first!)).toBe(25);
+    // From that keyframe to end: about 2.5 s of the 4 s input.
+    expect(seconds(await probe(out))).toBeGreaterThan(2.3);
+    expect(seconds(await probe(out))).toBeLessThan(2.75);
   });
 
   it('audio formats of the matrix: opus, aac, flac, wav', async () => {

@@ -7,20 +7,37 @@ import { R2_MIN_PART_BYTES, createR2BlobStore } from '../../src/storage/r2.js';
 const bucket = (env as unknown as { BLOBS: R2Bucket }).BLOBS;
 const store = createR2BlobStore(bucket, { partBytes: R2_MIN_PART_BYTES });
 
-/** The store over a bucket that records which bucket methods were called. */
-function recorded(): { store: ReturnType<typeof createR2BlobStore>; calls: string[] } {
+/** The store over a bucket that records which bucket methods were called, and the ids of the multipart uploads. */
+function recorded(): { store: ReturnType<typeof createR2BlobStore>; calls: string[]; uploadIds: string[] } {
   const calls: string[] = [];
+  const uploadIds: string[] = [];
   const spy = new Proxy(bucket, {
     get(target, property) {
       const value: unknown = Reflect.get(target, property, target);
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         calls.push(String(property));
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
+        const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (property === 'createMultipartUpload') void (result as Promise<R2MultipartUpload>).then((upload) => uploadIds.push(upload.uploadId));
+        return result;
       };
     },
   });
-  return { store: createR2BlobStore(spy, { partBytes: R2_MIN_PART_BYTES }), calls };
+  return { store: createR2BlobStore(spy, { partBytes: R2_MIN_PART_BYTES }), calls, uploadIds };
+}
+
+/**
+ * Whether a multipart upload is still open. R2 lists only finished objects, so an upload that was never completed nor
+ * aborted is invisible to `list`; resuming it by id and sending a part is what tells (a part sent to an aborted
+ * upload is refused).
+ */
+async function multipartOpen(key: string, uploadId: string): Promise<boolean> {
+  try {
+    await bucket.resumeMultipartUpload(key, uploadId).uploadPart(1, new Uint8Array(16));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A deterministic body of `total` bytes, produced in chunks of `chunk` bytes as it is read. */
@@ -145,13 +162,27 @@ describe('R2 blob store', () => {
       },
       { highWaterMark: 0 },
     );
-    const limit = R2_MIN_PART_BYTES + 1000;
+    // Past one part, so the first part is sent (a multipart upload started) before the limit is passed.
+    const limit = R2_MIN_PART_BYTES + 2 * 64 * 1024;
+    const { store, uploadIds } = recorded();
     await expect(store.put(key, counting, { maxBytes: limit })).rejects.toBeInstanceOf(BlobTooLargeError);
     expect(cancelled).toBe(true);
     expect(pulled).toBeLessThan(limit + 64 * 1024 + 1);
     expect(await store.head(key)).toBeNull();
     const pending = await bucket.list({ prefix: key });
     expect(pending.objects).toHaveLength(0);
+    // The upload that was started must be aborted, not left open (invisible to list, and billed).
+    expect(uploadIds).toHaveLength(1);
+    expect(await multipartOpen(key, uploadIds[0]!)).toBe(false);
+  });
+
+  it('multipartOpen sees an upload that was neither completed nor aborted', async () => {
+    // The probe the abort test relies on: an upload left open answers it, the same one aborted does not.
+    const key = uploadKey(crypto.randomUUID());
+    const upload = await bucket.createMultipartUpload(key);
+    expect(await multipartOpen(key, upload.uploadId)).toBe(true);
+    await upload.abort();
+    expect(await multipartOpen(key, upload.uploadId)).toBe(false);
   });
 
   it('replaces an object whole when written twice', async () => {

@@ -34,9 +34,12 @@ describe('parseTimeSeconds', () => {
   });
 
   it('has a code the API can report', () => {
+    // Both expectations are in the catch: without the count, a parse that stopped throwing would pass unseen.
+    expect.assertions(2);
     try {
       parseTimeSeconds('soon');
     } catch (error) {
+      expect(error).toBeInstanceOf(TimeParseError);
       expect((error as TimeParseError).code).toBe('INVALID_TIME');
     }
   });
