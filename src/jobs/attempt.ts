@@ -274,6 +274,12 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
   const missing = plan.outputs.find((output) => !outputs.some((stored) => stored.name === output.name));
   if (missing) throw new JobFailure('OUTPUT_MISSING', `ffmpeg did not produce ${missing.name}.`, false, logTail);
 
+  const open = async (name: string) => {
+    const output = outputs.find((o) => o.name === name);
+    const blob = output ? await deps.blobs.get(output.key) : null;
+    if (!blob) throw new Error(`no stored output ${name} to read`);
+    return blob.body;
+  };
   const record = {
     request,
     probes,
@@ -282,15 +288,13 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
     logTail,
     outputs,
     scratch,
-    read: async (name: string) => {
-      const output = outputs.find((o) => o.name === name);
-      const blob = output ? await deps.blobs.get(output.key) : null;
-      if (!blob) throw new Error(`no stored output ${name} to read`);
-      return readBytes(blob.body, SCRATCH_BYTES);
-    },
+    read: async (name: string) => readBytes(await open(name), SCRATCH_BYTES),
+    open,
   };
   const finished = (await kind.finish?.(record, limits)) ?? { outputs: [], measured: {} };
-  for (const text of finished.outputs) await put(text.name, text.contentType, new Blob([text.text]).stream(), null);
+  for (const made of finished.outputs) {
+    await put(made.name, made.contentType, 'text' in made ? new Blob([made.text]).stream() : made.stream(), null);
+  }
   // The plan's outputs in its order, then the rest (collected, made by the kind) by name.
   const order = plan.outputs.map((o) => o.name);
   const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);

@@ -33,12 +33,11 @@ export interface KindPlan {
   expectedDurationS: number | null;
 }
 
-/** A text output a kind makes itself once the passes ran (a playlist with measured bandwidths, a per-frame CSV). */
-export interface TextOutput {
-  name: string;
-  contentType: string;
-  text: string;
-}
+/**
+ * An output a kind makes itself once the passes ran: text (a playlist with measured bandwidths, a per-frame CSV), or
+ * a stream (a package as one .zip) made when it is stored.
+ */
+export type MadeOutput = { name: string; contentType: string } & ({ text: string } | { stream: () => ReadableStream<Uint8Array> });
 
 /** What the attempt saw, for the kind's `finish` and the job's result. */
 export interface AttemptRecord<Request, Plan extends KindPlan = KindPlan> {
@@ -54,6 +53,8 @@ export interface AttemptRecord<Request, Plan extends KindPlan = KindPlan> {
   scratch: ReadonlyMap<string, string>;
   /** A stored output's bytes (a media playlist, an initialisation segment the kind reads back), up to 16 MiB. */
   read(name: string): Promise<Uint8Array>;
+  /** A stored output as a stream, whatever its size. */
+  open(name: string): Promise<ReadableStream<Uint8Array>>;
 }
 
 export interface Kind<Request = unknown, Plan extends KindPlan = KindPlan> {
@@ -67,10 +68,10 @@ export interface Kind<Request = unknown, Plan extends KindPlan = KindPlan> {
   /** What a measuring pass's log says, for the next plan. */
   measure(logTail: string): Measurements;
   /**
-   * After the passes, what the kind makes of what they wrote: text outputs (stored as they are, replacing a
-   * collected file of the same name) and what it measured, for `result`. Absent for kinds that add nothing.
+   * After the passes, what the kind makes of what they wrote: outputs (stored as they are, replacing a collected
+   * file of the same name) and what it measured, for `result`. Absent for kinds that add nothing.
    */
-  finish?(record: AttemptRecord<Request, Plan>, limits: Limits): Promise<{ outputs: TextOutput[]; measured: Record<string, unknown> }>;
+  finish?(record: AttemptRecord<Request, Plan>, limits: Limits): Promise<{ outputs: MadeOutput[]; measured: Record<string, unknown> }>;
   /** The job's `result`, once every output is stored; `measured` is what `finish` found. */
   result(record: AttemptRecord<Request, Plan>, measured: Record<string, unknown>): Record<string, unknown>;
   /** The engine the request forces (options.engine), or null for automatic. */

@@ -9,7 +9,8 @@ import type { JobOutput } from '../db/schema.js';
 import { planStream, streamInputs, validateStream, type PlannedRung, type StreamPlan } from '../media/stream-plan.js';
 import { codecsFromInit, h264Codecs } from '../media/stream-formats.js';
 import type { StreamRequest } from '../schemas/stream.js';
-import type { AttemptRecord, Kind, TextOutput } from './kind.js';
+import { makeZip } from 'client-zip';
+import type { AttemptRecord, Kind, MadeOutput } from './kind.js';
 
 const M3U8 = 'application/vnd.apple.mpegurl';
 const MPD = 'application/dash+xml';
@@ -42,10 +43,10 @@ interface Rendition {
 
 const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 
-async function finishPackage(record: AttemptRecord<StreamRequest, StreamPlan>): Promise<{ outputs: TextOutput[]; measured: Record<string, unknown> }> {
+async function finishPackage(record: AttemptRecord<StreamRequest, StreamPlan>): Promise<{ outputs: MadeOutput[]; measured: Record<string, unknown> }> {
   const { plan, request } = record;
   const sizes = new Map(record.outputs.map((o) => [o.name, o.size]));
-  const outputs: TextOutput[] = [];
+  const outputs: (MadeOutput & { text: string })[] = [];
   const manifests: Record<string, string> = {};
   let video: Rendition[] = [];
   let audio: Rendition | null = null;
@@ -100,10 +101,13 @@ async function finishPackage(record: AttemptRecord<StreamRequest, StreamPlan>): 
   }
 
   const written = new Map(outputs.map((o) => [o.name, new TextEncoder().encode(o.text).byteLength]));
+  const made: MadeOutput[] = [...outputs];
+  if (request.options.archive) made.push({ name: `${plan.folder}.zip`, contentType: 'application/zip', stream: () => archive(record, outputs) });
   const totalBytes = [...sizes].reduce((sum, [name, size]) => sum + (written.has(name) ? 0 : size), 0) + [...written.values()].reduce((a, b) => a + b, 0);
   return {
-    outputs,
+    outputs: made,
     measured: {
+      ...(request.options.archive ? { archive: `${plan.folder}.zip` } : {}),
       format: request.format,
       segment_format: request.segment_format,
       segment_duration_s: request.segment_duration_s,
@@ -124,6 +128,23 @@ async function finishPackage(record: AttemptRecord<StreamRequest, StreamPlan>): 
       total_bytes: totalBytes,
     },
   };
+}
+
+/**
+ * The whole package as one ZIP, streamed as it is stored: every file under the package's folder, the playlists
+ * written after the run in place of ffmpeg's, under their paths in the job.
+ */
+function archive(record: AttemptRecord<StreamRequest, StreamPlan>, texts: readonly (MadeOutput & { text: string })[]): ReadableStream<Uint8Array> {
+  const folder = `${record.plan.folder}/`;
+  const replaced = new Set(texts.map((t) => t.name));
+  async function* entries() {
+    for (const output of record.outputs) {
+      if (!output.name.startsWith(folder) || replaced.has(output.name)) continue;
+      yield { name: output.name, input: await record.open(output.name), size: output.size };
+    }
+    for (const text of texts) yield { name: text.name, input: new TextEncoder().encode(text.text) };
+  }
+  return makeZip(entries());
 }
 
 interface MediaPlaylist {

@@ -225,6 +225,19 @@ describe('other codecs and the thumbnail track', () => {
   }, 180_000);
 });
 
+describe('the archive', () => {
+  it('keeps the whole package as one .zip as well, with the playlists written after the run', async () => {
+    const job = await stream({ input, format: 'hls', segment_duration_s: 4, ladder: LADDER.slice(1), options: { archive: true } });
+    expect(job.result.archive).toBe('hls.zip');
+    const zip = await download(job, 'hls.zip');
+    const { stdout } = await run('python3', ['-c', 'import sys, zipfile, json; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(json.dumps({i.filename: i.file_size for i in z.infolist()}))', zip]);
+    const listed = JSON.parse(stdout) as Record<string, number>;
+    const packaged = job.outputs.filter((o) => o.name.startsWith('hls/'));
+    expect(Object.keys(listed).sort()).toEqual(packaged.map((o) => o.name).sort());
+    for (const output of packaged) expect(listed[output.name], output.name).toBe(output.size);
+  }, 180_000);
+});
+
 describe('the auto ladder', () => {
   it('never goes above the input, and a rung above it is left out with a warning, not upscaled', async () => {
     const job = await stream({ input, format: 'hls', ladder: [{ height: 720, video: { bitrate: '2M', preset: 'ultrafast' } }, ...LADDER.slice(1)] });
