@@ -42,6 +42,9 @@ async function listening(port: number): Promise<boolean> {
   });
 }
 
+/** An answer that waiting longer cannot change. */
+class Fatal extends Error {}
+
 /** Live processes whose command line or environment contains one of the needles (Linux /proc). */
 async function processesNaming(needles: string[]): Promise<string[]> {
   const found: string[] = [];
@@ -59,17 +62,34 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (dev.exitCode !== null || dev.signalCode !== null) throw new Error(`dev:workers exited while waiting for ${what}:\n${log.slice(-4000)}`);
-    const value = await probe().catch(() => undefined);
+    // Not listening yet, or a connection refused while starting: try again; a Fatal error ends the wait.
+    const value = await probe().catch((error: unknown) => {
+      if (error instanceof Fatal) throw error;
+      return undefined;
+    });
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${log.slice(-4000)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
 
+/**
+ * Polls a job until it completes. Every request counts against the key's rate limit (wrangler.toml: 120 a minute), so
+ * each job is asked every 2 s, and a 429 waits for its Retry-After.
+ */
 async function finished(job: JobView): Promise<JobView> {
+  let wait = 0;
   return until(`job ${job.id}`, JOB_MS, async () => {
-    const now = await api.get(job.id);
-    if (now.status === 'failed' || now.status === 'cancelled') throw new Error(`job ${job.id} ${now.status}: ${JSON.stringify(now.error)}`);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    wait = 2_000;
+    const response = await fetch(`${BASE}/api/v1/jobs/${job.id}`, { headers: api.headers() });
+    if (response.status === 429) {
+      wait = Math.max(1, Number(response.headers.get('retry-after')) || 5) * 1000;
+      await response.body?.cancel();
+      return undefined;
+    }
+    const now = (await response.json()) as JobView;
+    if (now.status === 'failed' || now.status === 'cancelled') throw new Fatal(`job ${job.id} ${now.status}: ${JSON.stringify(now.error)}`);
     return now.status === 'completed' ? now : undefined;
   });
 }
