@@ -61,6 +61,12 @@ export async function uploadBytesOf(c: Context<AppEnv>, uris: readonly string[])
   return rows.reduce((sum, row) => sum + row.size, 0);
 }
 
+/** A request's plan against assumed probes, for routing and estimates; null when it needs the real probes. */
+export function planAssumed<R, P extends KindPlan>(kind: Kind<R, P>, request: R, limits: Limits): P | null {
+  const plan = kind.plan(request, kind.inputs(request).map(() => ASSUMED_PROBE), limits, {});
+  return Array.isArray(plan) ? null : plan;
+}
+
 /**
  * The engine of a job of any kind, chosen at submission from the plan its request makes against assumed probes;
  * a kind whose plan needs the probe to say more is routed by its attempt instead (engine null).
@@ -71,8 +77,8 @@ export async function chooseEngine<R>(c: Context<AppEnv>, kind: Kind<R, KindPlan
   const unrouted = { engine: forced, reason: forced ? 'forced by options.engine' : null };
   if (!platform.routing) return unrouted;
   const inputs = kind.inputs(request);
-  const plan = kind.plan(request, inputs.map(() => ASSUMED_PROBE), limits, {});
-  if (Array.isArray(plan)) return unrouted;
+  const plan = planAssumed(kind, request, limits);
+  if (!plan) return unrouted;
   const engines = await platform.routing();
   const profile = profileOf({ plan, probe: null, request, inputBytes: await inputBytesOf(c, inputs) });
   const route = routeJob({ requirements: plan.requirements, profile, forced }, engines);

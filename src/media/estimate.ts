@@ -86,6 +86,8 @@ export interface JobProfile {
   inputDurationS: number | null;
   /** The output frame, for video and image outputs; null for audio only or when unknown. */
   frame: { width: number; height: number; fps: number } | null;
+  /** The input's frame, which the decoder holds; null or absent when unknown (it is at least the output frame). */
+  source?: { width: number; height: number } | null;
   /** Frames written by image outputs (a thumbnail is 1); null means one per frame of the duration. */
   imageFrames: number | null;
   preset: string | null;
@@ -102,14 +104,15 @@ export const ASSUMED = {
   inputBytesPerS: 2_500_000 / 8,
 } as const;
 
-/** Fills what a probe would have said from the input size and the assumptions above. */
+/** Fills what a probe would have said from the input size and the assumptions above (the input is 720p). */
 export function withAssumptions(profile: JobProfile): JobProfile {
   const hasPicture = profile.encoders.some((e) => encoderKind(e) !== 'audio');
   let { durationS, inputDurationS } = profile;
   if (inputDurationS === null && profile.inputBytes !== null) inputDurationS = profile.inputBytes / ASSUMED.inputBytesPerS;
   if (durationS === null) durationS = inputDurationS;
   const frame = profile.frame ?? (hasPicture ? { width: ASSUMED.width, height: ASSUMED.height, fps: ASSUMED.fps } : null);
-  return { ...profile, durationS, inputDurationS, frame };
+  const source = profile.source ?? (hasPicture ? { width: ASSUMED.width, height: ASSUMED.height } : null);
+  return { ...profile, durationS, inputDurationS, frame, source };
 }
 
 // ----------------------------------------------------------------------------------------------- time
@@ -208,24 +211,67 @@ export function expectedOutputBytes(profile: JobProfile): number | null {
 
 // --------------------------------------------------------------------------------------------- memory
 
-/** What an idle wasm core instance holds (its initial linear memory and runtime). */
-export const WASM_BASE_BYTES = 64 * 1024 ** 2;
+// Measured inside workerd (test/workers/wasm-memory.test.ts: the wasm engine of wasm/workerd.ts, a fresh instance per
+// job, its memoryBytes() high-water mark = the core's linear memory after the run plus its files; the core's growth
+// steps included). An idle instance holds 32.0 MiB. x264 at the default preset (medium) grew it by 190-220 bytes per
+// output pixel: 320x240 -> 46.4 MiB, 640x360 -> 81.1, 854x480 -> 116.0, 1280x720 -> 200.9 (2-4 s clips). Per output
+// pixel at 640x360 by preset: ultrafast 4, superfast 32, veryfast 66, faster 108, fast 159, medium 219, slow 292,
+// slower 379, veryslow 484. libvpx (VP8): 29 per pixel at 1280x720 (58.9 MiB), nothing measurable at 320x240. GIF:
+// about 90; animated WebP 27; a PNG still next to nothing (1280x720: 33.7 MiB). Decoding an H.264 source (x264 medium: B-frames, 3 references) to a 240p output added 15-19 bytes per
+// source pixel: 1280x720 -> 67.9 MiB, 1920x1080 -> 81.2 MiB. The constants below are those figures rounded up, so
+// the estimate stays above what a job really takes.
+
+/** What an idle wasm core instance holds: its initial linear memory (32 MiB in workerd and on Node). */
+export const WASM_BASE_BYTES = 32 * 1024 ** 2;
 /**
- * Frames a video encoder keeps in memory at once (x264's look-ahead and references, decoder buffers), as raw
- * 4:2:0 frames of the output size.
+ * What a video or image encoder holds while it runs, per pixel of the output frame, at its default settings:
+ * x264's look-ahead and reference frames (with their half-pel planes), libvpx's frame buffers. An encoder not named
+ * here is counted as x264 is.
  */
-export const FRAMES_HELD = 64;
+export const ENCODER_BYTES_PER_PIXEL: Readonly<Record<string, number>> = { libx264: 240, libvpx: 40, gif: 120, libwebp_anim: 40, png: 16 };
+const DEFAULT_ENCODER_BYTES_PER_PIXEL = 240;
+/** x264's memory by preset relative to medium (look-ahead depth and references); measured, rounded up. */
+export const PRESET_MEMORY: Readonly<Record<string, number>> = {
+  ultrafast: 0.1,
+  superfast: 0.2,
+  veryfast: 0.35,
+  faster: 0.5,
+  fast: 0.75,
+  medium: 1,
+  slow: 1.35,
+  slower: 1.75,
+  veryslow: 2.2,
+};
+/**
+ * Decoding the source, per pixel of the input frame: H.264 keeps up to 16 reference frames (4:2:0, 1.5 bytes per
+ * pixel each), the filter graph a few more.
+ */
+export const DECODE_BYTES_PER_PIXEL = 24;
 
 /**
- * Memory a job needs on the wasm engine, which holds every file in memory: the instance, the input, the outputs
- * and the frames in flight. Native ffmpeg streams from disk, so this only matters for engines with a memory cap.
+ * Memory a job needs on the wasm engine, which holds every file in memory: the instance, the input, the outputs,
+ * the decoder's frames at the source size and each encoder's at the output size. Native ffmpeg streams from disk,
+ * so this only matters for engines with a memory cap.
  */
 export function expectedMemoryBytes(profile: JobProfile): number {
-  const frameBytes = profile.frame && !profile.streamCopy ? profile.frame.width * profile.frame.height * 1.5 : 0;
-  const pictures = profile.encoders.some((e) => encoderKind(e) !== 'audio');
-  return Math.round(
-    WASM_BASE_BYTES + (profile.inputBytes ?? 0) + (expectedOutputBytes(profile) ?? 0) + (pictures ? frameBytes * FRAMES_HELD : 0),
-  );
+  const files = (profile.inputBytes ?? 0) + (expectedOutputBytes(profile) ?? 0);
+  const pictures = profile.encoders.filter((e) => encoderKind(e) !== 'audio');
+  let frames = 0;
+  if (!profile.streamCopy && pictures.length > 0 && profile.frame) {
+    const pixels = profile.frame.width * profile.frame.height;
+    for (const encoder of pictures) frames += pixels * encoderBytesPerPixel(encoder, profile.preset);
+    // Never scaled up, so the source is at least the output frame when it is not known.
+    const source = profile.source ?? profile.frame;
+    frames += source.width * source.height * DECODE_BYTES_PER_PIXEL;
+  }
+  return Math.round(WASM_BASE_BYTES + files + frames);
+}
+
+function encoderBytesPerPixel(encoder: string, preset: string | null): number {
+  const perPixel = ENCODER_BYTES_PER_PIXEL[encoder] ?? DEFAULT_ENCODER_BYTES_PER_PIXEL;
+  // The planner maps presets to libvpx speeds too, but only x264's memory follows its preset this much.
+  const x264 = encoder === 'libx264' || encoder === 'libx265' || !(encoder in ENCODER_BYTES_PER_PIXEL);
+  return perPixel * (x264 && preset ? (PRESET_MEMORY[preset] ?? Math.max(...Object.values(PRESET_MEMORY))) : 1);
 }
 
 // -------------------------------------------------------------------------------------------- profiles
@@ -276,17 +322,20 @@ export function profileOf(options: {
   const fps = positive(field(video, 'fps')) ?? positive(argValue(plan.args, '-r')) ?? sourceFps;
   const resolution = field(video, 'resolution');
   const sized = typeof resolution === 'string' ? /^(\d{1,5})x(\d{1,5})$/.exec(resolution) : null;
+  const short = typeof resolution === 'string' ? NAMED_HEIGHTS[resolution] : undefined;
+  const input = source?.width && source.height ? { width: source.width, height: source.height } : null;
+  // A named resolution bounds the output's short side whatever the input: before a probe, of the assumed input.
+  const scaled = input ?? (short ? { width: ASSUMED.width, height: ASSUMED.height } : null);
   // As the planner sizes it (ops/resize.ts): never larger than the input unless upscale is asked for.
   const upscale = field(video, 'upscale') === true;
   if (sized) {
     const [width, height] = [Number(sized[1]), Number(sized[2])];
-    const capped = source?.width && source.height && !upscale;
-    frame = { width: capped ? Math.min(width, source.width!) : width, height: capped ? Math.min(height, source.height!) : height, fps };
-  } else if (source?.width && source.height) {
-    const short = typeof resolution === 'string' ? NAMED_HEIGHTS[resolution] : undefined;
-    const factor = short ? short / Math.min(source.width, source.height) : 1;
-    const scale = upscale ? factor : Math.min(1, factor);
-    frame = { width: Math.round(source.width * scale), height: Math.round(source.height * scale), fps };
+    const capped = input !== null && !upscale;
+    frame = { width: capped ? Math.min(width, input.width) : width, height: capped ? Math.min(height, input.height) : height, fps };
+  } else if (scaled) {
+    const factor = short ? short / Math.min(scaled.width, scaled.height) : 1;
+    const scale = upscale && input ? factor : Math.min(1, factor);
+    frame = { width: Math.round(scaled.width * scale), height: Math.round(scaled.height * scale), fps };
   }
 
   const frames = positive(argValue(plan.args, '-frames:v')) ?? positive(argValue(plan.args, '-vframes'));
@@ -297,6 +346,7 @@ export function profileOf(options: {
     inputBytes: options.inputBytes ?? probe?.size ?? null,
     inputDurationS: probe?.duration_s ?? null,
     frame,
+    source: input,
     imageFrames: frames ?? null,
     preset: typeof field(video, 'preset') === 'string' ? (field(video, 'preset') as string) : null,
     crf: positive(field(video, 'crf')) ?? null,

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   ASSUMED,
+  DECODE_BYTES_PER_PIXEL,
   SPEED_MODELS,
+  WASM_BASE_BYTES,
   encoderKind,
   expectedMemoryBytes,
   expectedOutputBytes,
@@ -110,6 +112,19 @@ describe('estimate: memory on the wasm engine', () => {
     expect(expectedMemoryBytes(profile({ frame: { width: 3840, height: 2160, fps: 25 } }))).toBeGreaterThan(base + 500 * 1024 ** 2);
   });
 
+  it('counts the encoder per output pixel, more for slower x264 presets, and the decoder at the source size', () => {
+    const at = (overrides: Partial<JobProfile>) => expectedMemoryBytes(profile({ inputBytes: 0, durationS: 0, ...overrides }));
+    const small = at({ frame: { width: 320, height: 240, fps: 25 } });
+    const large = at({ frame: { width: 1280, height: 720, fps: 25 } });
+    expect(large - WASM_BASE_BYTES).toBeCloseTo((small - WASM_BASE_BYTES) * 12, -3);
+    expect(at({ preset: 'veryslow' })).toBeGreaterThan(at({ preset: 'medium' }));
+    expect(at({ preset: 'ultrafast' })).toBeLessThan(at({ preset: 'fast' }));
+    const fromHd = at({ frame: { width: 426, height: 240, fps: 25 }, source: { width: 1920, height: 1080 } });
+    expect(fromHd - at({ frame: { width: 426, height: 240, fps: 25 }, source: { width: 426, height: 240 } })).toBe(
+      (1920 * 1080 - 426 * 240) * DECODE_BYTES_PER_PIXEL,
+    );
+  });
+
   it('holds no frames for a stream copy or an audio job', () => {
     const copy = expectedMemoryBytes(profile({ streamCopy: true, encoders: [] }));
     const audio = expectedMemoryBytes(profile({ encoders: ['aac'] }));
@@ -145,12 +160,21 @@ describe('estimate: profiles', () => {
       inputBytes: 1_000_000,
       inputDurationS: 6,
       frame: { width: 853, height: 480, fps: 30 },
+      source: { width: 1280, height: 720 },
       imageFrames: 3,
       preset: 'fast',
       crf: 26,
       videoBitrate: 2_500_000,
       audioBitrate: 96_000,
     });
+  });
+
+  it('bounds the frame by a named resolution before the probe, from the assumed 720p input', () => {
+    const request = { output: { format: 'mp4', video: { resolution: '240p' } } };
+    expect(profileOf({ plan, probe: null, request, inputBytes: 200_000 })).toMatchObject({ frame: { width: 427, height: 240, fps: 30 }, source: null });
+    expect(withAssumptions(profileOf({ plan, probe: null, request, inputBytes: 200_000 })).source).toEqual({ width: 1280, height: 720 });
+    const up = { output: { format: 'mp4', video: { resolution: '1080p' } } };
+    expect(profileOf({ plan, probe: null, request: up, inputBytes: null }).frame).toEqual({ width: 1280, height: 720, fps: 30 });
   });
 
   it('takes an exact resolution and fps from the request, and the input size it is given', () => {

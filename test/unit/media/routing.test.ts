@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { NODE_STARTUP_MS, SPEED_MODELS, type JobProfile } from '../../../src/media/estimate.js';
+import { planAssumed } from '../../../src/api/engine-choice.js';
+import { convertKind } from '../../../src/kinds/convert.js';
+import { DEFAULT_LIMITS } from '../../../src/config.js';
+import { NODE_STARTUP_MS, SPEED_MODELS, profileOf, type JobProfile } from '../../../src/media/estimate.js';
 import { MIN_GAIN_MS, routeJob, type EngineProfile, type Requirements } from '../../../src/media/routing.js';
+import { TRANSCODER_STARTUP_MS, WORKERS_WASM_MEMORY_BYTES, WORKERS_WASM_STARTUP_MS } from '../../../src/runtime/worker-engines.js';
+import { ConvertRequestSchema } from '../../../src/schemas/convert.js';
+import { WASM_EXCLUDED } from '../../../wasm/capabilities.js';
 
 const MIB = 1024 ** 2;
 
@@ -177,5 +183,73 @@ describe('routing: options.engine', () => {
 
   it('with no engine at all, refuses every job', () => {
     expect(routeJob({ requirements: h264, profile: profile() }, [])).toMatchObject({ ok: false, code: 'ENGINE_INCAPABLE', available: [] });
+  });
+});
+
+describe('routing on Workers, at submission (the profiles src/runtime/worker-engines.ts gives)', () => {
+  /** As src/api/route.ts routes a POST /convert: planned against assumed probes, with the upload's size. */
+  function routeAtSubmission(output: unknown, inputBytes: number) {
+    const request = ConvertRequestSchema.parse({ input: 'upload:x', output });
+    const plan = planAssumed(convertKind, request, DEFAULT_LIMITS);
+    if (!plan) throw new Error('not plannable before the probe');
+    const needs = plan.requirements;
+    const all: Requirements = { encoders: [...needs.encoders], decoders: [...needs.decoders], filters: [...needs.filters], muxers: [...needs.muxers] };
+    const excluded = (kind: string, name: string) => WASM_EXCLUDED.some((e) => e.kind === kind && e.name === name);
+    const wasmCaps: Requirements = {
+      encoders: all.encoders.filter((n) => !excluded('encoder', n)),
+      decoders: all.decoders,
+      filters: all.filters.filter((n) => !excluded('filter', n)),
+      muxers: all.muxers,
+    };
+    const engines: EngineProfile[] = [
+      { name: 'native', capabilities: all, memoryLimitBytes: null, startupMs: TRANSCODER_STARTUP_MS, speed: SPEED_MODELS.native },
+      {
+        name: 'wasm',
+        capabilities: wasmCaps,
+        excluded: WASM_EXCLUDED,
+        memoryLimitBytes: WORKERS_WASM_MEMORY_BYTES,
+        startupMs: WORKERS_WASM_STARTUP_MS,
+        speed: SPEED_MODELS.wasm,
+      },
+    ];
+    return routeJob({ requirements: needs, profile: profileOf({ plan, probe: null, request, inputBytes }) }, engines);
+  }
+
+  /** test/helpers/media.ts makeClip(): 2 s of 320x240 x264 + AAC, about 200 kB. */
+  const SMALL_CLIP_BYTES = 200_000;
+
+  it('runs a small video job at the edge: a 2 s 320x240 clip to 240p MP4 goes to the wasm Worker', () => {
+    // Inside workerd this job takes 46.4 MiB of the wasm engine (test/workers/wasm-memory.test.ts); the estimate is
+    // about 77 MiB before the probe (the input assumed 720p), within the wasm Worker's 96 MiB.
+    const route = routeAtSubmission({ format: 'mp4', video: { resolution: '240p' } }, SMALL_CLIP_BYTES);
+    expect(route).toMatchObject({ ok: true, engine: 'wasm' });
+    if (!route.ok) return;
+    const wasm = route.candidates.find((c) => c.engine === 'wasm')!;
+    expect(wasm.memoryBytes).toBeLessThan(WORKERS_WASM_MEMORY_BYTES);
+    expect(wasm.memoryBytes).toBeGreaterThan(46.4 * MIB);
+  });
+
+  it('runs audio at the edge', () => {
+    expect(routeAtSubmission({ format: 'mp3' }, SMALL_CLIP_BYTES)).toMatchObject({ ok: true, engine: 'wasm' });
+  });
+
+  it('sends H.264 at 360p and up, or at the input size, to the container: it does not fit', () => {
+    // 720p took 200.9 MiB inside workerd; 480p 116.0 MiB.
+    for (const video of [{}, { resolution: '720p' }, { resolution: '480p' }, { resolution: '360p' }, { resolution: '1080p' }]) {
+      const route = routeAtSubmission({ format: 'mp4', video }, SMALL_CLIP_BYTES);
+      expect(route, JSON.stringify(video)).toMatchObject({ ok: true, engine: 'native' });
+      if (route.ok) expect(route.reason).toMatch(/MiB of memory, more than the 96 MiB wasm may use/);
+    }
+  });
+
+  it('sends a large input to the container even at 240p', () => {
+    const route = routeAtSubmission({ format: 'mp4', video: { resolution: '240p' } }, 60 * MIB);
+    expect(route).toMatchObject({ ok: true, engine: 'native' });
+  });
+
+  it('sends VP9 to the container whatever its size', () => {
+    const route = routeAtSubmission({ format: 'webm', video: { codec: 'vp9', resolution: '240p' } }, SMALL_CLIP_BYTES);
+    expect(route).toMatchObject({ ok: true, engine: 'native' });
+    if (route.ok) expect(route.reason).toContain('libvpx-vp9');
   });
 });
