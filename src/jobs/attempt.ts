@@ -188,8 +188,10 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
   if (inputBytes > limits.inputBytes) throw inputTooLarge(limits.inputBytes);
 
   await renew({ stage: 'probing' });
-  const profiles = job.engine ? [] : await x.workspace.profiles();
-  const probeEngine = (job.engine as EngineName | null) ?? x.workspace.probeEngine(profiles, inputBytes);
+  const profiles = await x.workspace.profiles();
+  // Probed where the workspace probes best (the inputs' size decides), not necessarily where the job was routed: the
+  // probe may show that engine cannot hold the job.
+  const probeEngine = x.workspace.probeEngine(profiles, inputBytes);
   const probes: ProbeResult[] = [];
   for (const input of inputs) {
     const probe = await space.probe(input.file, probeEngine, signal);
@@ -199,7 +201,7 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
 
   let measurements: Measurements = {};
   let plan = planOrFail(kind, request, probes, limits, measurements);
-  const engine = (job.engine as EngineName | null) ?? (await chooseEngine(x, kind, request, plan, probes, inputBytes, profiles, probeEngine));
+  const engine = await engineFor(x, kind, request, plan, probes, inputBytes, profiles, probeEngine);
 
   const passCount = plan.passes.length;
   const deadline = deps.clock() + deps.config.jobTimeoutMs;
@@ -304,10 +306,13 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
 }
 
 /**
- * The engine for a job that was not routed at submission (its plan needed the probe): routing with what the probe
- * told, recorded on the job with the reason. A kind with nothing to run stays on the engine that probed it.
+ * The engine the passes run on. A job not routed at submission (its plan needed the probe) is routed now, with what
+ * the probe told, and a kind with nothing to run stays on the engine that probed it. A job routed at submission keeps
+ * its engine unless the probe shows that engine cannot hold it after all (an input far larger than the one routing
+ * assumed, outgrowing the wasm engine's memory): it is routed again, unless the request forced the engine. The
+ * engine chosen here is recorded on the job with the reason.
  */
-async function chooseEngine(
+async function engineFor(
   x: Execution,
   kind: Kind<unknown>,
   request: unknown,
@@ -317,25 +322,38 @@ async function chooseEngine(
   profiles: EngineProfile[],
   probeEngine: EngineName,
 ): Promise<EngineName> {
-  let engine = probeEngine;
+  const routed = x.job.engine as EngineName | null;
+  const forced = kind.forcedEngine(request);
+  const route = (force: EngineName | null) =>
+    routeJob({ requirements: plan.requirements, profile: profileOf({ plan, probe: probes[0] ?? null, request, inputBytes }), forced: force }, profiles);
+
+  let engine = routed ?? probeEngine;
   let reason = `probed on ${probeEngine}`;
-  if (plan.passes.length > 0) {
-    const route = routeJob(
-      { requirements: plan.requirements, profile: profileOf({ plan, probe: probes[0] ?? null, request, inputBytes }), forced: kind.forcedEngine(request) },
-      profiles,
-    );
-    if (!route.ok) {
-      const missing = route.missing.map((m) => m.reason).join(', ');
-      throw new JobFailure(route.code, `No engine here can run this job${missing ? `: ${missing}` : ''}.`, false);
-    }
-    engine = route.engine;
-    reason = `${route.reason} (routed after the probe)`;
+  if (plan.passes.length > 0 && routed && !forced) {
+    const check = route(routed);
+    if (check.ok || check.code !== 'ENGINE_INCAPABLE') return routed;
+    const again = route(null);
+    if (!again.ok) throw noEngine(again);
+    engine = again.engine;
+    reason = `re-routed after the probe (${check.missing.map((m) => m.reason).join(', ')}): ${again.reason}`;
+  } else if (plan.passes.length > 0 && !routed) {
+    const chosen = route(forced);
+    if (!chosen.ok) throw noEngine(chosen);
+    engine = chosen.engine;
+    reason = `${chosen.reason} (routed after the probe)`;
+  } else if (routed) {
+    return routed;
   }
   if (!(await transitions.assignEngine(x.deps.db, x.job.id, x.held, x.deps.clock(), engine, reason))) {
     throw new JobFailure(LEASE_LOST, 'The job was cancelled or taken over.', false);
   }
   x.deps.changed(x.job.id);
   return engine;
+}
+
+function noEngine(route: Extract<ReturnType<typeof routeJob>, { ok: false }>): JobFailure {
+  const missing = route.missing.map((m) => m.reason).join(', ');
+  return new JobFailure(route.code, `No engine here can run this job${missing ? `: ${missing}` : ''}.`, false);
 }
 
 function planOrFail(kind: Kind<unknown>, request: unknown, probes: ProbeResult[], limits: Limits, measurements: Measurements): KindPlan {

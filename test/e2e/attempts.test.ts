@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
 import { loadConfig } from '../../src/config.js';
+import { jobs } from '../../src/db/schema.js';
 import { createNativeEngine } from '../../src/engine/native.js';
 import { runAttempt } from '../../src/jobs/attempt.js';
 import { createJob } from '../../src/jobs/create.js';
@@ -64,6 +66,42 @@ describe('the engine of a job routed at run time', () => {
     const probed = (await res.json()) as { status: string; engine: string | null; engine_reason: string | null };
     const job = probed.status === 'completed' ? probed : await api.waitFor((probed as unknown as { id: string }).id, ['completed']);
     expect(job).toMatchObject({ engine: 'native', engine_reason: 'probed on native' });
+  });
+});
+
+describe('a job routed at submission', () => {
+  it('is routed again when the probe shows its engine cannot hold it, with the reason', async () => {
+    const store = await tempDb();
+    const blobs = createLocalBlobStore(join(dir, 'blobs-reroute'));
+    const big = join(dir, 'big.mp4');
+    await makeClip(big, { seconds: 1, size: '1280x720', audio: false });
+    const uploadId = uuidv7();
+    await blobs.put(uploadKey(uploadId), new Blob([await (await import('node:fs/promises')).readFile(big)]).stream());
+    const jobId = uuidv7();
+    const request = ConvertRequestSchema.parse({ input: `upload:${uploadId}`, output: { format: 'mp4', video: { preset: 'ultrafast' } } });
+    // Routed to wasm before anything was known of the input (as a small job would be on Workers).
+    await createJob(store.db, { id: jobId, apiKeyId: 'k', kind: 'convert', request, priority: 0, engine: 'wasm', engineReason: 'least expected time', maxAttempts: 1, concurrentLimit: 10, now: Date.now() });
+    const job = (await transitions.claimById(store.db, jobId, { owner: 'test', ms: 30_000 }, Date.now()))!;
+    const engine = createNativeEngine();
+    const capabilities = await engine.capabilities();
+    const workspace = fileWorkspace({
+      tmpRoot: dir,
+      inputs: storageInputs(blobs),
+      engines: {
+        profiles: async () => [
+          { name: 'native', capabilities, memoryLimitBytes: null, startupMs: NODE_STARTUP_MS.native, speed: SPEED_MODELS.native },
+          // A wasm engine far too small for a 720p encode; it is never asked to run it.
+          { name: 'wasm', capabilities: { ...capabilities, name: 'wasm' }, memoryLimitBytes: 48 * 1024 ** 2, startupMs: NODE_STARTUP_MS.wasm, speed: SPEED_MODELS.wasm },
+        ],
+        get: (name) => (name === 'native' ? engine : null),
+      },
+    });
+    const outcome = await runAttempt({ db: store.db, blobs, config: loadConfig({}), clock: Date.now, log: quietLog, changed: () => {} }, workspace, job).done;
+    expect(outcome).toEqual({ status: 'completed' });
+    const row = await store.db.select().from(jobs).where(eq(jobs.id, jobId)).get();
+    expect(row).toMatchObject({ status: 'completed', engine: 'native' });
+    expect(row!.engineReason).toMatch(/^re-routed after the probe \(.*MiB/);
+    await store.close();
   });
 });
 
