@@ -15,6 +15,15 @@ export interface ProblemItem {
   suggestion?: string | number;
 }
 
+/** A planner's finding (src/media/problems.ts has the codes). */
+export interface PlanFinding {
+  code: string;
+  pointer: string;
+  message: string;
+  allowed?: (string | number)[];
+  suggestion?: string;
+}
+
 export interface ProblemInit {
   status: number;
   code: string;
@@ -67,6 +76,15 @@ export const problems = {
     new Problem({ status: 400, code: 'VALIDATION_FAILED', title: 'Validation failed', detail, errors }),
   unprocessable: (code: string, detail: string, errors?: ProblemItem[]) =>
     new Problem({ status: 422, code, title: 'Request cannot be processed', detail, errors }),
+  /** What a planner found wrong (src/media), as one 422: the first problem's code and words, every one's pointer. */
+  planned: (found: readonly PlanFinding[], detail = found[0]?.message ?? 'The request cannot be processed.') =>
+    new Problem({
+      status: 422,
+      code: found[0]?.code ?? 'INVALID_REQUEST',
+      title: 'Request cannot be processed',
+      detail,
+      errors: found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })),
+    }),
   unauthorized: (detail = 'A valid API key is required.', headers: Record<string, string> = {}) =>
     new Problem({
       status: 401,

@@ -10,14 +10,12 @@ import { analyzeKind } from '../kinds/analyze.js';
 import { profileOf } from '../media/estimate.js';
 import { defaultMetrics, isQualityProblems, LIBVMAF, planQuality, QUALITY_METRICS } from '../media/quality.js';
 import { routeJob, type EngineProfile, type Missing } from '../media/routing.js';
-import { problems } from '../problems.js';
 import { AnalyzeRequestSchema, type AnalyzeRequest } from '../schemas/analyze.js';
-import { JobSchema, problemResponses } from '../schemas/job.js';
+import { acceptedResponses, problemResponses } from '../schemas/job.js';
 import { routeProblem, uploadBytesOf, type Routed } from './engine-choice.js';
 import { router, type AppEnv } from './env.js';
-import { jsonBodyLimit, limitsFor, rateLimit, requireJson, requireKey } from './middleware.js';
-import { presentJob } from './present.js';
-import { acceptedHeaders, submit } from './submit.js';
+import { jsonBodyLimit, rateLimit, requireJson, requireKey } from './middleware.js';
+import { acceptJob } from './submit.js';
 
 /** Tokens one request takes from the key's bucket (audit #10): two inputs decoded and compared, as heavy as a convert. */
 export const ANALYZE_COST = 10;
@@ -36,13 +34,7 @@ analyzeApi.openapi(
       body: { required: true, content: { 'application/json': { schema: AnalyzeRequestSchema } } },
     },
     responses: {
-      202: {
-        description: 'Accepted: the job is queued',
-        headers: { Location: { schema: { type: 'string' as const } } },
-        content: { 'application/json': { schema: JobSchema } },
-      },
-      409: { description: 'Idempotency key in use' },
-      413: { description: 'Body too large' },
+      ...acceptedResponses,
       422: { description: 'Cannot be processed: an option the request contradicts, or no engine here has what it needs (libvmaf)' },
       ...problemResponses,
     },
@@ -55,22 +47,7 @@ analyzeApi.openapi(
     // A request that names no metric gets what the engines here can do; one that names a VMAF model wants VMAF.
     const metrics = body.metrics ?? (engines && body.vmaf_model === undefined ? defaultMetrics(engines, forced) : [...QUALITY_METRICS]);
     const request: AnalyzeRequest = { ...body, metrics };
-    const found = analyzeKind.validate(request, limitsFor(c));
-    if (found.length > 0) {
-      const first = found[0]!;
-      throw problems.unprocessable(first.code, first.message, found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })));
-    }
-    const routed = await routeAnalyze(c, request, engines, forced);
-    const { job, replayed } = await submit(c, {
-      kind: 'analyze',
-      request,
-      inputs: analyzeKind.inputs(request),
-      priority: request.options.priority,
-      engine: routed.engine,
-      engineReason: routed.reason,
-      webhookUrl: request.webhook_url ?? null,
-    });
-    return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
+    return acceptJob(c, analyzeKind, request, () => routeAnalyze(c, request, engines, forced));
   },
 );
 

@@ -1,30 +1,19 @@
 /** POST /convert and POST /probe: validate, store the job, hand it to dispatch; 202 with the job and its links. */
 import { createRoute, z } from '@hono/zod-openapi';
 import { isTerminal, getJob } from '../jobs/queries.js';
-import { inputsOf, validateConvert } from '../media/plan.js';
-import { problems } from '../problems.js';
 import { ConvertBodySchema, ProbeRequestSchema } from '../schemas/convert.js';
-import { JobSchema, problemResponses } from '../schemas/job.js';
-import { router, type AppEnv } from './env.js';
-import { jsonBodyLimit, limitsFor, rateLimit, requireJson, requireKey } from './middleware.js';
+import { acceptedResponses, JobSchema, problemResponses } from '../schemas/job.js';
+import { router } from './env.js';
+import { jsonBodyLimit, rateLimit, requireJson, requireKey } from './middleware.js';
 import { presentJob } from './present.js';
 import { resolveConvertBody } from './presets.js';
-import { chooseEngine } from './engine-choice.js';
 import { convertKind } from '../kinds/convert.js';
-import { acceptedHeaders, submit } from './submit.js';
+import { acceptedHeaders, acceptJob, submit } from './submit.js';
 
 export const convertApi = router();
 
 convertApi.use('/convert', requireKey('jobs:write'), rateLimit(10), requireJson, jsonBodyLimit);
 convertApi.use('/probe', requireKey('jobs:write'), rateLimit(2), requireJson, jsonBodyLimit);
-
-const accepted = {
-  202: {
-    description: 'Accepted: the job is queued',
-    headers: { Location: { schema: { type: 'string' as const } } },
-    content: { 'application/json': { schema: JobSchema } },
-  },
-};
 
 convertApi.openapi(
   createRoute({
@@ -35,28 +24,11 @@ convertApi.openapi(
       headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
       body: { required: true, content: { 'application/json': { schema: ConvertBodySchema } } },
     },
-    responses: { ...accepted, 409: { description: 'Idempotency key in use' }, 413: { description: 'Body too large' }, 422: { description: 'Cannot be processed' }, ...problemResponses },
+    responses: { ...acceptedResponses, ...problemResponses },
   }),
   async (c) => {
     // A named preset is merged in first; the job stores the complete request.
-    const request = await resolveConvertBody(c, c.req.valid('json'));
-    const found = validateConvert(request, limitsFor(c));
-    if (found.length > 0) {
-      const first = found[0]!;
-      throw problems.unprocessable(first.code, first.message, found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })));
-    }
-    const routed = await chooseEngine(c, convertKind, request, limitsFor(c));
-    const { job, replayed } = await submit(c, {
-      kind: 'convert',
-      request,
-      // Every input: the main one, watermark images, concat parts.
-      inputs: inputsOf(request),
-      priority: request.options.priority,
-      engine: routed.engine,
-      engineReason: routed.reason,
-      webhookUrl: request.webhook_url ?? null,
-    });
-    return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
+    return acceptJob(c, convertKind, await resolveConvertBody(c, c.req.valid('json')));
   },
 );
 
@@ -72,7 +44,7 @@ convertApi.openapi(
       headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
       body: { required: true, content: { 'application/json': { schema: ProbeRequestSchema } } },
     },
-    responses: { 200: { description: 'Probed', content: { 'application/json': { schema: JobSchema } } }, ...accepted, ...problemResponses },
+    responses: { 200: { description: 'Probed', content: { 'application/json': { schema: JobSchema } } }, 202: acceptedResponses[202], ...problemResponses },
   }),
   async (c) => {
     const request = c.req.valid('json');

@@ -15,7 +15,7 @@ import {
   withAssumptions,
   type EngineName,
 } from '../media/estimate.js';
-import { inputsOf, isPlanProblems, planConvert, validateConvert, type PlanProblem } from '../media/plan.js';
+import { inputsOf, isPlanProblems, planConvert, validateConvert } from '../media/plan.js';
 import { routeJob, type Candidate } from '../media/routing.js';
 import { problems } from '../problems.js';
 import { ConvertRequestSchema } from '../schemas/convert.js';
@@ -78,7 +78,7 @@ estimateApi.openapi(
     const { platform } = c.var;
     const limits = limitsFor(c);
     const invalid = validateConvert(request, limits);
-    if (invalid.length > 0) throw planProblems(invalid);
+    if (invalid.length > 0) throw problems.planned(invalid);
 
     const inputs = inputsOf(request);
     for (const input of inputs) await checkInput(c, input.pointer, input.uri);
@@ -107,7 +107,7 @@ estimateApi.openapi(
     });
     const probes: ProbeResult[] = probed.map((result) => result?.probe ?? ASSUMED_PROBE);
     const plan = planConvert(request, probes, limits);
-    if (isPlanProblems(plan)) throw planProblems(plan);
+    if (isPlanProblems(plan)) throw problems.planned(plan);
 
     const main = probed[0] ?? null;
     const inputBytes = probed.every((p) => p !== null)
@@ -172,11 +172,3 @@ function seconds(ms: number): number {
   return Math.round(ms / 10) / 100;
 }
 
-function planProblems(found: PlanProblem[]) {
-  const first = found[0]!;
-  return problems.unprocessable(
-    first.code,
-    first.message,
-    found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })),
-  );
-}

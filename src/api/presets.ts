@@ -91,11 +91,7 @@ function checkPreset(c: Context<AppEnv>, body: PresetBody): void {
   if (!request.success) throw fromZodError(request.error, 'json', candidate);
   const found = validateConvert(request.data, limitsFor(c));
   if (found.length > 0) {
-    throw problems.unprocessable(
-      found[0]!.code,
-      'The preset would not make a valid request.',
-      found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })),
-    );
+    throw problems.planned(found, 'The preset would not make a valid request.');
   }
 }
 

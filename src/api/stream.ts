@@ -8,13 +8,11 @@
 import { z } from '@hono/zod-openapi';
 import { streamKind } from '../kinds/stream.js';
 import { fromZodError, problems } from '../problems.js';
-import { JobSchema, problemResponses } from '../schemas/job.js';
+import { acceptedResponses, problemResponses } from '../schemas/job.js';
 import { RendiffStreamSchema, StreamBodySchema, StreamRequestSchema, toStreamRequest, type StreamRequest } from '../schemas/stream.js';
-import { chooseEngine } from './engine-choice.js';
 import { router } from './env.js';
-import { jsonBodyLimit, limitsFor, rateLimit, requireJson, requireKey } from './middleware.js';
-import { presentJob } from './present.js';
-import { acceptedHeaders, submit } from './submit.js';
+import { jsonBodyLimit, rateLimit, requireJson, requireKey } from './middleware.js';
+import { acceptJob } from './submit.js';
 
 export const streamApi = router();
 
@@ -33,40 +31,14 @@ streamApi.openAPIRegistry.registerPath({
     headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
     body: { required: true, content: { 'application/json': { schema: StreamBodySchema } } },
   },
-  responses: {
-    202: {
-      description: 'Accepted: the job is queued',
-      headers: { Location: { schema: { type: 'string' as const } } },
-      content: { 'application/json': { schema: JobSchema } },
-    },
-    409: { description: 'Idempotency key in use' },
-    413: { description: 'Body too large' },
-    422: { description: 'Cannot be processed' },
-    ...problemResponses,
-  },
+  responses: { ...acceptedResponses, ...problemResponses },
 });
 
 streamApi.post('/stream', async (c) => {
   const body: unknown = await c.req.json().catch(() => {
     throw problems.badRequest('The request body is not valid JSON.');
   });
-  const request = fromBody(body);
-  const found = streamKind.validate(request, limitsFor(c));
-  if (found.length > 0) {
-    const first = found[0]!;
-    throw problems.unprocessable(first.code, first.message, found.map(({ pointer, message, allowed, suggestion }) => ({ pointer, message, allowed, suggestion })));
-  }
-  const routed = await chooseEngine(c, streamKind, request, limitsFor(c));
-  const { job, replayed } = await submit(c, {
-    kind: 'stream',
-    request,
-    inputs: streamKind.inputs(request),
-    priority: request.options.priority,
-    engine: routed.engine,
-    engineReason: routed.reason,
-    webhookUrl: request.webhook_url ?? null,
-  });
-  return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
+  return acceptJob(c, streamKind, fromBody(body));
 });
 
 /** The request the job stores: ffedge's own, or rendiff's mapped onto it. */

@@ -8,7 +8,10 @@ import { uploads, type Job, type JobKind } from '../db/schema.js';
 import { ConcurrencyLimitError, createJob, IdempotencyError } from '../jobs/create.js';
 import { problems } from '../problems.js';
 import { parseInputUri, StorageUriError, type InputLocation } from '../storage/uri.js';
+import type { Kind, KindPlan } from '../kinds/index.js';
+import { chooseEngine, type Routed } from './engine-choice.js';
 import type { AppEnv } from './env.js';
+import { presentJob } from './present.js';
 import { limitsFor } from './middleware.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -115,6 +118,32 @@ function refusal(error: unknown): never {
       : problems.conflict('IDEMPOTENCY_IN_PROGRESS', 'A request with this Idempotency-Key is still being processed.');
   }
   throw error;
+}
+
+/**
+ * What every job-creating route does once its body is parsed: the kind's checks of what the request alone tells
+ * (422 with pointers, nothing stored: audit #13), the engine (routing at submission, or `route` where the kind
+ * chooses its own way), the insert and the hand-off; 202 with the job.
+ */
+export async function acceptJob<R extends { options: { priority: number }; webhook_url?: string | undefined }>(
+  c: Context<AppEnv>,
+  kind: Kind<R, KindPlan>,
+  request: R,
+  route?: () => Promise<Routed>,
+): Promise<Response> {
+  const found = kind.validate(request, limitsFor(c));
+  if (found.length > 0) throw problems.planned(found);
+  const routed = route ? await route() : await chooseEngine(c, kind, request, limitsFor(c));
+  const { job, replayed } = await submit(c, {
+    kind: kind.name,
+    request: request as unknown as Record<string, unknown>,
+    inputs: kind.inputs(request),
+    priority: request.options.priority,
+    engine: routed.engine,
+    engineReason: routed.reason,
+    webhookUrl: request.webhook_url ?? null,
+  });
+  return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
 }
 
 export function acceptedHeaders(job: Job, replayed: boolean): Record<string, string> {

@@ -115,6 +115,7 @@ function exchange(endpoint: EngineEndpoint, signal: AbortSignal | undefined, tot
   const controller = new AbortController();
   let reason: 'cancelled' | 'silent' | 'timeout' | null = null;
   let answered = false;
+  // The request of the exchange, held until it ends: its signal follows ours only while the Request is alive.
   let held: Request | null = null;
   const stop = (why: 'cancelled' | 'silent' | 'timeout') => {
     reason ??= why;
@@ -154,9 +155,8 @@ function exchange(endpoint: EngineEndpoint, signal: AbortSignal | undefined, tot
         // A streamed request body (undici requires saying so; workerd ignores it).
         duplex: 'half',
       } as RequestInit);
-      // Held until the exchange ends: the request's signal follows ours only while the Request is alive.
       held = request;
-      const response = await endpoint.fetch(request, controller.signal);
+      const response = await endpoint.fetch(held, controller.signal);
       answered = true;
       alive();
       return response;

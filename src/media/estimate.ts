@@ -63,7 +63,6 @@ export const PRESET_SPEED: Readonly<Record<string, number>> = {
   veryslow: 0.15,
 };
 
-const VIDEO_ENCODERS = new Set(['libx264', 'libx265', 'libvpx', 'libvpx-vp9', 'libaom-av1', 'libsvtav1', 'mpeg4', 'libx264rgb']);
 const IMAGE_ENCODERS = new Set(['png', 'mjpeg', 'libwebp', 'libwebp_anim', 'gif', 'apng']);
 const AUDIO_ENCODERS = new Set(['aac', 'libmp3lame', 'libopus', 'opus', 'libvorbis', 'vorbis', 'flac', 'pcm_s16le', 'libfdk_aac', 'alac']);
 

@@ -83,6 +83,18 @@ export const ProblemSchema = z
   })
   .openapi('Problem');
 
+/** The answers of a route that creates a job (the problem bodies besides: problemResponses). */
+export const acceptedResponses = {
+  202: {
+    description: 'Accepted: the job is queued',
+    headers: { Location: { schema: { type: 'string' as const } } },
+    content: { 'application/json': { schema: JobSchema } },
+  },
+  409: { description: 'Idempotency key in use' },
+  413: { description: 'Body too large' },
+  422: { description: 'Cannot be processed' },
+} as const;
+
 export const problemResponses = {
   400: { description: 'Invalid request', content: { 'application/problem+json': { schema: ProblemSchema } } },
   401: { description: 'Missing or invalid API key', content: { 'application/problem+json': { schema: ProblemSchema } } },
