@@ -8,6 +8,7 @@
  * for audio, and in bytes for stream copy. These are estimates: they rank engines and give clients an idea; they
  * are not promises.
  */
+import { NAMED_RESOLUTIONS } from './formats.js';
 
 export type EngineName = 'native' | 'wasm';
 
@@ -290,16 +291,6 @@ export interface ProbeShape {
   streams: readonly { type: string; width?: number; height?: number; fps?: number | null }[];
 }
 
-const NAMED_HEIGHTS: Readonly<Record<string, number>> = {
-  '2160p': 2160,
-  '1440p': 1440,
-  '1080p': 1080,
-  '720p': 720,
-  '480p': 480,
-  '360p': 360,
-  '240p': 240,
-};
-
 /**
  * A job's profile from its plan, the probe of its input (null before it was probed) and the request, read
  * loosely: only the output hints the model uses (resolution, fps, preset, crf, bitrates) are looked at.
@@ -321,7 +312,7 @@ export function profileOf(options: {
   const fps = positive(field(video, 'fps')) ?? positive(argValue(plan.args, '-r')) ?? sourceFps;
   const resolution = field(video, 'resolution');
   const sized = typeof resolution === 'string' ? /^(\d{1,5})x(\d{1,5})$/.exec(resolution) : null;
-  const short = typeof resolution === 'string' ? NAMED_HEIGHTS[resolution] : undefined;
+  const short = typeof resolution === 'string' ? (NAMED_RESOLUTIONS as Readonly<Record<string, number>>)[resolution] : undefined;
   const input = source?.width && source.height ? { width: source.width, height: source.height } : null;
   // A named resolution bounds the output's short side whatever the input: before a probe, of the assumed input.
   const scaled = input ?? (short ? { width: ASSUMED.width, height: ASSUMED.height } : null);

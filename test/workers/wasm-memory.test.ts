@@ -42,7 +42,8 @@ async function clip(size: string, seconds: number, preset = 'ultrafast'): Promis
 async function measure(input: Uint8Array, output: unknown) {
   const engine = createWorkerdWasm({ module: wasmModule, memoryLimitBytes: 1024 * MIB });
   const probe = await engine.probe('input', input);
-  const request = ConvertRequestSchema.parse({ input: 'upload:x', output });
+  // Re-encoded whatever the sizes: a resolution equal to the input's would otherwise be a stream copy.
+  const request = ConvertRequestSchema.parse({ input: 'upload:x', output, options: { stream_copy: 'never' } });
   const plan = planConvert(request, [probe], DEFAULT_LIMITS);
   if (isPlanProblems(plan)) throw new Error(JSON.stringify(plan));
   const { outputs } = await engine.run({ args: plan.args, files: new Map([['input', input]]), expectedDurationS: plan.expectedDurationS, timeoutMs: 120_000 });
