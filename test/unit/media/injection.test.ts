@@ -117,11 +117,13 @@ describe('audit #32: request text cannot break out of its place', () => {
         fc.pre(part !== image && part !== main);
         const body = (a: string, b: string, c: string) =>
           ConvertRequestSchema.parse({ input: a, output: 'mp4', operations: [{ type: 'watermark', image: b }, { type: 'concat', inputs: [c] }] });
-        const probes = (request: ReturnType<typeof body>) => inputsOf(request).map((_input, k) => [hd(), logo, silent720][Math.min(k, 2)]!);
+        // Probed by URI: a watermark image that is the main input is the main input (one file, read once).
+        const probes = (request: ReturnType<typeof body>, [a, b]: string[]) =>
+          inputsOf(request).map((input) => (input.uri === a ? hd() : input.uri === b ? logo : silent720));
         const hostile = body(main, image, part);
         const harmless = body(MAIN, LOGO, 'upload:0190c5a4-7d4e-7c1a-9f5e-00000000000b');
-        const a = expectPlan(planConvert(hostile, probes(hostile), DEFAULT_LIMITS));
-        const b = expectPlan(planConvert(harmless, probes(harmless), DEFAULT_LIMITS));
+        const a = expectPlan(planConvert(hostile, probes(hostile, [main, image]), DEFAULT_LIMITS));
+        const b = expectPlan(planConvert(harmless, probes(harmless, [MAIN, LOGO]), DEFAULT_LIMITS));
         if (new Set([main, image, part]).size === 3) expect(a.args).toEqual(b.args);
         expect(a.args.join('\u0000')).not.toContain('hostile-');
         expect(parseArgv(a.args).positionals).toEqual(['output.mp4']);
