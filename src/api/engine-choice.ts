@@ -82,7 +82,7 @@ export async function chooseEngine<R>(c: Context<AppEnv>, kind: Kind<R, KindPlan
   const engines = await platform.routing();
   const profile = profileOf({ plan, probe: null, request, inputBytes: await inputBytesOf(c, inputs) });
   const route = routeJob({ requirements: plan.requirements, profile, forced }, engines);
-  if (!route.ok) throw routeProblem(route);
+  if (!route.ok) throw routeProblem(route, { pointer: (missing) => kind.routeHints?.pointer?.(missing, request), suggestions: kind.routeHints?.suggestions });
   return { engine: route.engine, reason: route.reason };
 }
 
@@ -98,11 +98,11 @@ const SUGGESTIONS: Readonly<Record<string, string>> = {
  */
 export function routeProblem(
   route: Extract<Route, { ok: false }>,
-  kind: { pointer?: (missing: Missing) => string; suggestions?: Readonly<Record<string, string>> } = {},
+  kind: { pointer?: (missing: Missing) => string | undefined; suggestions?: Readonly<Record<string, string>> } = {},
 ) {
   const suggestions = { ...SUGGESTIONS, ...kind.suggestions };
   const items: ProblemItem[] = route.missing.map((missing) => ({
-    pointer: missing.kind === 'engine' ? '/options/engine' : (kind.pointer ?? pointerOf)(missing),
+    pointer: missing.kind === 'engine' ? '/options/engine' : (kind.pointer?.(missing) ?? pointerOf(missing)),
     message: missing.reason,
     ...(missing.kind === 'engine' ? { allowed: route.available } : {}),
     ...(suggestions[missing.name] ? { suggestion: suggestions[missing.name] } : {}),

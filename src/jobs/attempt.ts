@@ -18,17 +18,17 @@ import { limitsForTier, type Config, type Limits } from '../config.js';
 import type { Db } from '../db/client.js';
 import { apiKeys, type Job, type JobOutput } from '../db/schema.js';
 import { EngineError, type EngineName, type ProbeResult } from '../engine/engine.js';
-import { kindOf, type Kind, type KindPlan } from '../kinds/index.js';
+import { kindOf, type Kind, type KindPlan, type Measurements } from '../kinds/index.js';
 import { profileOf } from '../media/estimate.js';
 import { contentTypeOf } from '../media/content-types.js';
-import type { Measurements } from '../media/plan.js';
+import type { PlanPass } from '../media/plan.js';
 import type { Progress } from '../media/progress-types.js';
 import { routeJob, type EngineProfile } from '../media/routing.js';
 import type { Logger, Subscription } from '../platform.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { outputKey } from '../storage/keys.js';
+import { outputKey, workKey } from '../storage/keys.js';
 import { JobFailure, toJobFailure } from './failures.js';
-import { inputTooLarge } from './inputs.js';
+import { inputTooLarge, type OpenedInput } from './inputs.js';
 import * as transitions from './transitions.js';
 import type { AttemptSpace, Workspace } from './workspace.js';
 
@@ -204,9 +204,12 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
   const engine = await engineFor(x, kind, request, plan, probes, inputBytes, profiles, probeEngine);
 
   const passCount = plan.passes.length;
+  if (passCount > 0 && plan.passes.filter((pass) => pass.kind === 'encode').length !== 1) throw new Error('a plan has not exactly one encode pass');
   const deadline = deps.clock() + deps.config.jobTimeoutMs;
   const outputs: JobOutput[] = [];
   const scratch = new Map<string, string>();
+  /** Files passes carry to later ones, in temporary blobs of the attempt (deleted when it ends, whatever its end). */
+  const carried = new Map<string, { key: string; size: number }>();
   const put = async (name: string, contentType: string, body: ReadableStream<Uint8Array>, size: number | null) => {
     if (outputs.length === 0) await renew({ stage: 'uploading' });
     const key = outputKey(job.id, job.attempts, name);
@@ -218,53 +221,88 @@ async function execute(x: Execution): Promise<{ outputs: JobOutput[]; result: Re
     if (same >= 0) outputs[same] = output;
     else outputs.push(output);
   };
-  // What the last pass writes that the attempt takes: the plan's outputs by file, every file under a collected
-  // folder by its path, and scratch files as text for the kind.
+  // What the encode pass writes that the job keeps: the plan's outputs by file, and every file under a collected
+  // folder by its path.
   const generated = new Set(plan.files.map((file) => file.file));
   const planned = (path: string) => plan.outputs.find((output) => output.file === path && !generated.has(path));
   const collected = (path: string) => plan.collect.some((prefix) => path.startsWith(prefix));
-  const want = (path: string) => plan.scratch.includes(path) || planned(path) !== undefined || collected(path);
-  const take = async (path: string, body: ReadableStream<Uint8Array>, size: number | null) => {
-    if (plan.scratch.includes(path)) return void scratch.set(path, new TextDecoder().decode(await readBytes(body, SCRATCH_BYTES)));
-    const output = planned(path);
-    await put(output?.name ?? path, output?.contentType ?? contentTypeOf(path), body, size);
-  };
+  /** The files of earlier passes a pass reads: carried ones from their blobs, kept outputs from theirs. */
+  const readsOf = (pass: PlanPass): (OpenedInput & { path: string })[] =>
+    (pass.reads ?? []).map((path) => {
+      const key = carried.get(path)?.key ?? outputs.find((o) => o.name === path)?.key;
+      if (!key) throw new Error(`a pass reads ${path}, which no earlier pass wrote`);
+      const size = carried.get(path)?.size ?? outputs.find((o) => o.name === path)!.size;
+      return {
+        path,
+        size,
+        async open() {
+          const blob = await deps.blobs.get(key);
+          if (!blob) throw new Error(`${path} is gone from the attempt's blobs`);
+          return blob.body;
+        },
+      };
+    });
 
   let logTail = '';
-  if (passCount > 0) {
-    await renew({ stage: 'processing', percentage: plan.passes.every((pass) => pass.expectedDurationS) ? 0 : null });
-    // The passes run in order; each reports within its share of the percentage. A measuring pass's log feeds the
-    // kind, which then plans the later passes with the measured values.
-    let finished = 0;
-    for (let index = 0; index < passCount; index++) {
-      const pass = plan.passes[index]!;
-      const last = index === passCount - 1;
-      let lastWrite = 0;
-      const run = await space.run(engine, {
-        args: pass.args,
-        expectedDurationS: pass.expectedDurationS,
-        timeoutMs: Math.max(1, deadline - deps.clock()),
-        signal,
-        dirs: plan.dirs,
-        want: (path) => last && want(path),
-        store: take,
-        onProgress: (progress) => {
-          const now = deps.clock();
-          if (now - lastWrite < PROGRESS_WRITE_MS) return;
-          lastWrite = now;
-          void renew(weighted(progress, finished, pass.weight)).catch((error: unknown) =>
-            deps.log.warn('progress write failed', { job_id: job.id, error: String(error) }),
-          );
-        },
-      });
-      finished += pass.weight;
-      logTail = run.logTail;
-      if (pass.kind === 'measure') {
-        measurements = { ...measurements, ...kind.measure(run.logTail) };
-        plan = planOrFail(kind, request, probes, limits, measurements);
-        if (plan.passes.length !== passCount) throw new Error('a plan changed its passes after measuring');
+  try {
+    if (passCount > 0) {
+      await renew({ stage: 'processing', percentage: plan.passes.every((pass) => pass.expectedDurationS) ? 0 : null });
+      // The passes run in order; each reports within its share of the percentage. After every pass but the last,
+      // the kind measures what it left and plans again, so that later passes get the measured values.
+      let finished = 0;
+      for (let index = 0; index < passCount; index++) {
+        const pass = plan.passes[index]!;
+        const written = new Map<string, number>();
+        const passScratch = new Map<string, string>();
+        let lastWrite = 0;
+        const run = await space.run(engine, {
+          args: pass.args,
+          expectedDurationS: pass.expectedDurationS,
+          timeoutMs: Math.max(1, deadline - deps.clock()),
+          signal,
+          dirs: plan.dirs,
+          reads: readsOf(pass),
+          want: (path) =>
+            (pass.scratch ?? []).includes(path) ||
+            (pass.carry ?? []).includes(path) ||
+            (pass.kind === 'encode' && (planned(path) !== undefined || collected(path))),
+          store: async (path, body, size) => {
+            if ((pass.scratch ?? []).includes(path)) {
+              const text = new TextDecoder().decode(await readBytes(body, SCRATCH_BYTES));
+              passScratch.set(path, text);
+              scratch.set(path, text);
+              written.set(path, text.length);
+            } else if ((pass.carry ?? []).includes(path)) {
+              const key = workKey(job.id, job.attempts, path);
+              const stored = await deps.blobs.put(key, body);
+              carried.set(path, { key, size: stored.size });
+              written.set(path, stored.size);
+            } else {
+              const output = planned(path);
+              await put(output?.name ?? path, output?.contentType ?? contentTypeOf(path), body, size);
+              written.set(path, size ?? outputs.find((o) => o.name === (output?.name ?? path))!.size);
+            }
+          },
+          onProgress: (progress) => {
+            const now = deps.clock();
+            if (now - lastWrite < PROGRESS_WRITE_MS) return;
+            lastWrite = now;
+            void renew(weighted(progress, finished, pass.weight)).catch((error: unknown) =>
+              deps.log.warn('progress write failed', { job_id: job.id, error: String(error) }),
+            );
+          },
+        });
+        finished += pass.weight;
+        logTail = run.logTail;
+        if (index < passCount - 1) {
+          measurements = { ...measurements, ...kind.measure({ index, logTail: run.logTail, scratch: passScratch, written }, measurements) };
+          plan = planOrFail(kind, request, probes, limits, measurements);
+          if (plan.passes.length !== passCount) throw new Error('a plan changed its passes after measuring');
+        }
       }
     }
+  } finally {
+    await Promise.all([...carried.values()].map(({ key }) => deps.blobs.delete(key).catch(() => undefined)));
   }
 
   // Text outputs the planner made itself (a sprite's WebVTT index).

@@ -73,7 +73,7 @@ export function streamWorkspace(options: StreamWorkspaceOptions): Workspace {
             args: run.args,
             expectedDurationS: run.expectedDurationS,
             timeoutMs: run.timeoutMs,
-            inputs: [...inputs.keys()].map(source),
+            inputs: [...[...inputs.keys()].map(source), ...run.reads.map((read) => ({ path: read.path, size: read.size, open: () => read.open() }))],
             dirs: run.dirs,
             signal: run.signal,
             onProgress: run.onProgress,

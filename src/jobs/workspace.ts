@@ -10,6 +10,7 @@ import type { Job } from '../db/schema.js';
 import type { EngineName, ProbeResult } from '../engine/engine.js';
 import type { Progress } from '../media/progress-types.js';
 import type { EngineProfile } from '../media/routing.js';
+import type { OpenedInput } from './inputs.js';
 
 export interface Workspace {
   /** The engines this workspace can run a job on, for routing a job that was not routed at submission. */
@@ -28,6 +29,11 @@ export interface PassRun {
   onProgress(progress: Progress): void;
   /** Directories the outputs go into, parents first. */
   dirs: string[];
+  /**
+   * Files of earlier passes this run reads, by their path in the run dir. A file workspace has them in its dir
+   * already; a stream workspace sends them with the inputs.
+   */
+  reads: readonly (OpenedInput & { path: string })[];
   /** Whether the attempt takes the file the run wrote at `path` (relative, '/'-separated); the rest is dropped. */
   want(path: string): boolean;
   /** Hands over one wanted file; `size` when the workspace knows it (the pipeline then checks what it got). */

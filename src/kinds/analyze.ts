@@ -28,12 +28,11 @@ export const analyzeKind: Kind<AnalyzeRequest> = {
     if (isQualityProblems(plan)) return plan;
     return {
       // The comparing run is the job's last (and only) pass: what it writes is what the job keeps.
-      passes: [{ kind: 'encode', args: plan.args, expectedDurationS: plan.expectedDurationS, weight: 1 }],
+      passes: [{ kind: 'encode', args: plan.args, expectedDurationS: plan.expectedDurationS, weight: 1, scratch: plan.scratch }],
       outputs: [],
       files: [],
       dirs: [],
       collect: [],
-      scratch: plan.scratch,
       requirements: plan.requirements,
       args: plan.args,
       streamCopy: false,

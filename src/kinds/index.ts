@@ -6,7 +6,7 @@ import type { Kind } from './kind.js';
 import { probeKind } from './probe.js';
 import { streamKind } from './stream.js';
 
-export type { AttemptRecord, Kind, KindPlan, MadeOutput } from './kind.js';
+export type { AttemptRecord, Kind, KindPlan, MadeOutput, Measurements, PassRecord } from './kind.js';
 
 export const KINDS: { readonly [K in JobKind]: Kind<never> } = {
   convert: convertKind,

@@ -7,25 +7,38 @@
 import type { Limits } from '../config.js';
 import type { JobKind, JobOutput } from '../db/schema.js';
 import type { EngineName, ProbeResult } from '../engine/engine.js';
-import type { GeneratedFile, Measurements, PlanInput, PlanOutput, PlanPass, PlanProblem, PlanRequirements } from '../media/plan.js';
+import type { GeneratedFile, PlanInput, PlanOutput, PlanPass, PlanProblem, PlanRequirements } from '../media/plan.js';
+import type { Missing } from '../media/routing.js';
+
+/** What passes measured, by kind: convert's loudness analysis, a quality ladder's samples. */
+export type Measurements = Readonly<Record<string, unknown>>;
+
+/** What a pass left, for the kind's `measure`. */
+export interface PassRecord {
+  /** Its place in the plan's passes. */
+  index: number;
+  logTail: string;
+  /** Its scratch files, by path, as text. */
+  scratch: ReadonlyMap<string, string>;
+  /** Every file of it the attempt took (kept, carried, scratch), by path, with its size. */
+  written: ReadonlyMap<string, number>;
+}
 
 /** The runs of one attempt and what they leave. */
 export interface KindPlan {
   /** The ffmpeg runs, in order; none for a kind whose result is the probe itself. */
   passes: PlanPass[];
-  /** What the job keeps, in order: files the last pass writes, and the planner's own text files. */
+  /** What the job keeps, in order: files the encode pass writes, and the planner's own text files. */
   outputs: PlanOutput[];
   /** Text outputs the planner made itself (a sprite's WebVTT index), stored as they are. */
   files: GeneratedFile[];
   /** Directories the outputs go into, parents first. */
   dirs: string[];
   /**
-   * Folders (`hls/`) whose every file the last pass writes is kept, named by its path in the run dir: a streaming
+   * Folders (`hls/`) whose every file the encode pass writes is kept, named by its path in the run dir: a streaming
    * package's playlists and segments, whose number only ffmpeg knows.
    */
   collect: string[];
-  /** Files the last pass writes for the kind to read in `finish` (an analysis log), not kept. */
-  scratch: string[];
   requirements: PlanRequirements;
   /** What the speed and memory model reads (src/media/estimate.ts PlanShape). */
   args: string[];
@@ -49,7 +62,7 @@ export interface AttemptRecord<Request, Plan extends KindPlan = KindPlan> {
   logTail: string;
   /** What was stored so far, in the order it was stored. */
   outputs: readonly JobOutput[];
-  /** The scratch files of the last pass, by path, as text. */
+  /** The scratch files of every pass, by path, as text. */
   scratch: ReadonlyMap<string, string>;
   /** A stored output's bytes (a media playlist, an initialisation segment the kind reads back), up to 16 MiB. */
   read(name: string): Promise<Uint8Array>;
@@ -65,8 +78,8 @@ export interface Kind<Request = unknown, Plan extends KindPlan = KindPlan> {
   validate(request: Request, limits: Limits): PlanProblem[];
   /** The plan from the inputs' probes, in `inputs()` order, and what a measuring pass found (empty at first). */
   plan(request: Request, probes: ProbeResult[], limits: Limits, measurements: Measurements): Plan | PlanProblem[];
-  /** What a measuring pass's log says, for the next plan. */
-  measure(logTail: string): Measurements;
+  /** What a pass (not the last) found, for the next plan: merged into the measurements it gets. */
+  measure(pass: PassRecord, measurements: Measurements): Measurements;
   /**
    * After the passes, what the kind makes of what they wrote: outputs (stored as they are, replacing a collected
    * file of the same name) and what it measured, for `result`. Absent for kinds that add nothing.
@@ -76,4 +89,9 @@ export interface Kind<Request = unknown, Plan extends KindPlan = KindPlan> {
   result(record: AttemptRecord<Request, Plan>, measured: Record<string, unknown>): Record<string, unknown>;
   /** The engine the request forces (options.engine), or null for automatic. */
   forcedEngine(request: Request): EngineName | null;
+  /**
+   * For the 422 of a request no engine can run: where in the request a missing capability comes from (undefined:
+   * the usual place), and better choices by capability name.
+   */
+  routeHints?: { pointer?(missing: Missing, request: Request): string | undefined; suggestions?: Readonly<Record<string, string>> };
 }

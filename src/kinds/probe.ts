@@ -15,7 +15,6 @@ export const probeKind: Kind<ProbeRequest> = {
     files: [],
     dirs: [],
     collect: [],
-    scratch: [],
     requirements: { encoders: [], decoders: [], filters: [], muxers: [] },
     args: [],
     streamCopy: false,

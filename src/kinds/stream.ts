@@ -7,10 +7,12 @@
  */
 import type { JobOutput } from '../db/schema.js';
 import { planStream, streamInputs, validateStream, type PlannedRung, type StreamPlan } from '../media/stream-plan.js';
+import { LIBVMAF } from '../media/quality.js';
+import { isSample, verifiedVmaf, verifyLog, vmafFrames, type QualityMeasurements } from '../media/stream-quality.js';
 import { codecsFromInit, h264Codecs } from '../media/stream-formats.js';
 import type { StreamRequest } from '../schemas/stream.js';
 import { makeZip } from 'client-zip';
-import type { AttemptRecord, Kind, MadeOutput } from './kind.js';
+import type { AttemptRecord, Kind, MadeOutput, PassRecord } from './kind.js';
 
 const M3U8 = 'application/vnd.apple.mpegurl';
 const MPD = 'application/dash+xml';
@@ -19,12 +21,52 @@ export const streamKind: Kind<StreamRequest, StreamPlan> = {
   name: 'stream',
   inputs: (request) => streamInputs(request),
   validate: (request, limits) => validateStream(request, limits),
-  plan: (request, probes, limits) => planStream(request, probes, limits),
-  measure: () => ({}),
+  plan: (request, probes, limits, measurements) => planStream(request, probes, limits, measurements as QualityMeasurements),
+  measure: (pass, measurements) => ({ ...measureQualityPass(pass, measurements as QualityMeasurements) }),
   finish: (record) => finishPackage(record),
-  result: ({ probes, plan }, measured) => ({ input: probes[0], ...measured, warnings: plan.warnings }),
+  result: ({ probes, plan }, { warnings, ...measured }) => ({ input: probes[0], ...measured, warnings: [...plan.warnings, ...((warnings as string[] | undefined) ?? [])] }),
   forcedEngine: (request) => (request.options.engine === 'auto' ? null : request.options.engine),
+  routeHints: {
+    pointer: (missing, request) => (missing.name === LIBVMAF && request.quality ? '/quality' : undefined),
+    suggestions: { [LIBVMAF]: 'leave quality out and give the rungs their bitrates, or use a deployment whose engine has libvmaf' },
+  },
 };
+
+/**
+ * What a pass of a ladder by quality left (src/media/stream-quality.ts), for the next plan: the samples' sizes, the
+ * scores of a scoring run, or the package's files. An ordinary ladder has one pass, and nothing to measure.
+ */
+function measureQualityPass(pass: PassRecord, before: QualityMeasurements): QualityMeasurements {
+  const sampleBytes = { ...before.sampleBytes };
+  const frames = { ...before.vmafFrames };
+  const packageFiles: string[] = [];
+  for (const [path, size] of pass.written) {
+    if (pass.scratch.has(path)) frames[path] = vmafFrames(pass.scratch.get(path)!);
+    else if (isSample(path)) sampleBytes[path] = size;
+    else packageFiles.push(path);
+  }
+  return { sampleBytes, vmafFrames: frames, ...(packageFiles.length > 0 ? { packageFiles } : {}) };
+}
+
+/** A rung's quality as the result reports it: its target, the samples and choice, and the VMAF of the rung as written. */
+function rungQuality(record: AttemptRecord<StreamRequest, StreamPlan>, rung: PlannedRung, warnings: string[]) {
+  const choice = rung.quality;
+  const verify = record.plan.verify?.find((v) => v.rung === rung.name);
+  const log = record.scratch.get(verifyLog(rung.name));
+  if (!choice || !verify || log === undefined) throw new Error(`the quality of rung ${rung.name} was not measured`);
+  const vmaf = verifiedVmaf(log);
+  if (choice.note) warnings.push(`rung ${rung.name}: ${choice.note}`);
+  if (vmaf.mean < choice.target) warnings.push(`rung ${rung.name} scored VMAF ${vmaf.mean.toFixed(2)} as written, below its target of ${choice.target}`);
+  return {
+    target_vmaf: choice.target,
+    crf: choice.crf,
+    max_bitrate: rung.maxBitrate,
+    samples: choice.samples.map((s) => ({ crf: s.crf, bitrate: s.bitrate, vmaf: s.vmaf === null ? null : Math.round(s.vmaf * 1000) / 1000 })),
+    // Measured on the rung as written (every segment, or the first ones when `partial`), not on a sample.
+    vmaf: { ...vmaf, subsample: verify.subsample, partial: verify.partial },
+    met: vmaf.mean >= choice.target,
+  };
+}
 
 /** What one rendition's segments measure, in bits per second: the largest segment's rate and the whole one's. */
 interface Measured {
@@ -103,6 +145,8 @@ async function finishPackage(record: AttemptRecord<StreamRequest, StreamPlan>): 
   const written = new Map(outputs.map((o) => [o.name, new TextEncoder().encode(o.text).byteLength]));
   const made: MadeOutput[] = [...outputs];
   if (request.options.archive) made.push({ name: `${plan.folder}.zip`, contentType: 'application/zip', stream: () => archive(record, outputs) });
+  const warnings: string[] = [];
+  const quality = request.quality ? plan.rungs.map((rung) => rungQuality(record, rung, warnings)) : null;
   const totalBytes = [...sizes].reduce((sum, [name, size]) => sum + (written.has(name) ? 0 : size), 0) + [...written.values()].reduce((a, b) => a + b, 0);
   return {
     outputs: made,
@@ -122,10 +166,12 @@ async function finishPackage(record: AttemptRecord<StreamRequest, StreamPlan>): 
         bitrate: { target: rung.bitrate, peak: video[i]!.measured.peak, average: video[i]!.measured.average },
         segments: video[i]!.measured.segments,
         bytes: video[i]!.measured.bytes,
+        ...(quality ? { quality: quality[i] } : {}),
       })),
       audio: audio && plan.audio ? { codec: plan.audio.codec, codecs: audio.codecs, channels: plan.audio.channels, bitrate: { target: plan.audio.bitrate, peak: audio.measured.peak, average: audio.measured.average }, segments: audio.measured.segments } : null,
       thumbnails: plan.thumbnails ? { sprite: plan.thumbnails.sprite, vtt: plan.thumbnails.vtt, ...(request.format !== 'dash' ? { playlist: plan.thumbnails.playlist } : {}) } : null,
       total_bytes: totalBytes,
+      warnings,
     },
   };
 }

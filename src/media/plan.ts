@@ -58,14 +58,26 @@ export interface PlanRequirements {
   muxers: string[];
 }
 
+/**
+ * One ffmpeg run of an attempt. Exactly one pass of a plan is `encode`: the one whose files the job keeps. The others
+ * measure (loudness, camera motion, the samples of a quality ladder, the VMAF of the result); after every pass but
+ * the last the kind measures what it left (src/kinds/kind.ts `measure`) and plans again, so later passes get the
+ * measured values.
+ */
 export interface PlanPass {
-  /** measure: analyses the input and keeps nothing (loudness, camera motion); encode: writes the outputs. */
+  /** measure: analyses and keeps nothing but what it names below; encode: writes the outputs. */
   kind: 'measure' | 'encode';
   args: string[];
   /** For this run's percentage from ffmpeg's out_time; null when unknown or meaningless (one frame). */
   expectedDurationS: number | null;
   /** Share of the job's processing progress; the weights of a plan sum to 1. */
   weight: number;
+  /** Files this pass writes that the kind reads as text: in `measure` after it, and in `finish`. */
+  scratch?: string[];
+  /** Files this pass writes that later passes read (the samples to measure): kept for the attempt only. */
+  carry?: string[];
+  /** Files of earlier passes this one reads, by their path in the run dir: carried ones, or kept outputs. */
+  reads?: string[];
 }
 
 export interface ConvertPlan {

@@ -2,7 +2,7 @@
  * The quality planner: a distorted file, its reference and the metrics asked for become ONE ffmpeg run that decodes
  * each input once, aligns the distorted to the reference, splits both and feeds one pair of copies to each metric
  * filter (libvmaf, psnr, ssim), which writes its per-frame statistics to a file of the run dir. The attempt hands
- * those files back to the kind as text (KindPlan.scratch); quality-frames.ts reads them. Pure: no I/O.
+ * those files back to the kind as text (the pass's `scratch`); quality-frames.ts reads them. Pure: no I/O.
  *
  * Alignment, in the order the filters run on the distorted input (the reference is only normalised):
  *   setpts=PTS-STARTPTS   both inputs start at 0, so framesync pairs frame n with frame n (an encode's delay is not

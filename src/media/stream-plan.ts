@@ -15,11 +15,31 @@ import type { ConvertRequest } from '../schemas/convert.js';
 import type { StreamRequest } from '../schemas/stream.js';
 import { BitrateParseError, parseBitrate } from './bitrate.js';
 import { NAMED_RESOLUTIONS, type VideoPreset } from './formats.js';
-import { filter, formatNumber, renderGraph } from './graph.js';
+import { filter, formatNumber, renderGraph, type GraphBuilder } from './graph.js';
 import { inputsOf, type PlanInput } from './inputs.js';
 import { autoLadder } from './ladder.js';
 import type { GeneratedFile, PlanOutput, PlanPass, PlanRequirements } from './plan.js';
 import { composeStreams } from './plan.js';
+import { LIBVMAF } from './quality.js';
+import {
+  chooseCrf,
+  CRF_GRID,
+  qualityCap,
+  qualityProblems,
+  rungConcat,
+  sampledSeconds,
+  sampleFile,
+  sampleLog,
+  sampleWindows,
+  selectWindows,
+  targetOf,
+  verifyLog,
+  verifySubsample,
+  vmafFilter,
+  type QualityChoice,
+  type QualityMeasurements,
+  type SampleWindow,
+} from './stream-quality.js';
 import type { PlanProblem } from './problems.js';
 import {
   h264Level,
@@ -43,6 +63,11 @@ export interface PlannedRung {
   /** H.264: the level asked of libx264, and the CODECS string a TS package names it by. */
   level: string | null;
   profile: 'baseline' | 'main' | 'high' | null;
+  /** Constant quality (capped by maxBitrate) in place of the average bitrate: given, or chosen by quality. */
+  crf?: number;
+  preset?: VideoPreset;
+  /** A ladder by quality: the rung's target and the CRF its samples gave; null until they were scored. */
+  quality?: QualityChoice | null;
 }
 
 export interface StreamPlan {
@@ -54,7 +79,6 @@ export interface StreamPlan {
   files: GeneratedFile[];
   dirs: string[];
   collect: string[];
-  scratch: string[];
   expectedDurationS: number | null;
   streamCopy: false;
   requirements: PlanRequirements;
@@ -65,6 +89,8 @@ export interface StreamPlan {
   thumbnails: { sprite: string; vtt: string; playlist: string; width: number; height: number; columns: number; rows: number; count: number; intervalS: number } | null;
   /** Rungs left out because the input is smaller than they are. */
   warnings: string[];
+  /** A ladder by quality: what the verifying run compares of each rung (all of it, or its first segments). */
+  verify: { rung: string; partial: boolean; subsample: number }[] | null;
 }
 
 const DEFAULT_PRESET: VideoPreset = 'medium';
@@ -83,9 +109,17 @@ export function streamInputs(req: Pick<StreamRequest, 'input' | 'operations'>): 
   return inputsOf(req);
 }
 
-/** The plan from the probes of `streamInputs(req)`, in that order; null probes: validation only. */
-export function planStream(req: StreamRequest, probes: readonly ProbeResult[] | null, limits: Limits): StreamPlan | PlanProblem[] {
-  const problems: PlanProblem[] = [];
+/**
+ * The plan from the probes of `streamInputs(req)`, in that order; null probes: validation only. A ladder by quality
+ * has four passes (stream-quality.ts), planned again with what each of the first three left (`measurements`).
+ */
+export function planStream(
+  req: StreamRequest,
+  probes: readonly ProbeResult[] | null,
+  limits: Limits,
+  measurements: QualityMeasurements = {},
+): StreamPlan | PlanProblem[] {
+  const problems: PlanProblem[] = [...qualityProblems(req)];
   const { muxer, folder } = packager(req.format);
 
   if (req.format !== 'hls' && req.segment_format === 'ts') {
@@ -114,13 +148,7 @@ export function planStream(req: StreamRequest, probes: readonly ProbeResult[] | 
   const audioBitrate = req.audio === false ? 0 : bitrateOf(req.audio.bitrate, limits, '/audio/bitrate', problems);
 
   // The picture after the operations; the probes (when there are some) say how large it is.
-  const convert: ConvertRequest = {
-    input: req.input,
-    output: { format: 'mp4', video: {}, audio: req.audio === false ? false : {} },
-    ...(req.operations ? { operations: req.operations.filter((op) => (STREAM_OPERATIONS as readonly string[]).includes(op.type)) } : {}),
-    options: { priority: 0, engine: 'auto', stream_copy: 'never' },
-  };
-  const composed = composeStreams(convert, probes, limits);
+  const composed = composeStreams(pictureOf(req, req.audio !== false), probes, limits);
   // The convert planner speaks of the output; for a package, what is missing is missing from the input.
   for (const problem of composed.problems) problems.push({ ...problem, pointer: problem.pointer.startsWith('/output') ? '/input' : problem.pointer });
 
@@ -143,6 +171,7 @@ export function planStream(req: StreamRequest, probes: readonly ProbeResult[] | 
     for (const rung of kept) {
       rung.width = Math.max(2, Math.round((rung.height * aspect) / 2) * 2);
       rung.fps = frame.fps ?? null;
+      if (req.quality) chooseQuality(req, rung, measurements, sampledSeconds(sampleWindows(composed.durationS)));
       if (rung.width * rung.height > limits.outputPixels) {
         problems.push({ code: 'LIMIT_EXCEEDED', pointer: '/ladder', message: `rung ${rung.name} (${rung.width}x${rung.height}) is larger than the limit of ${limits.outputPixels} pixels` });
       }
@@ -158,6 +187,7 @@ export function planStream(req: StreamRequest, probes: readonly ProbeResult[] | 
 
   const thumbs = thumbnailsOf(req, folder, composed.durationS, frame, limits, problems);
   if (problems.length > 0) return problems;
+  const windows = req.quality ? sampleWindows(composed.durationS) : [];
 
   const video = composed.video;
   const graph = composed.graph;
@@ -208,10 +238,7 @@ export function planStream(req: StreamRequest, probes: readonly ProbeResult[] | 
       args.push(...rungArgs(rung, i));
       encoders.add(LADDER_ENCODERS[rung.codec]);
     });
-    const fps = kept[0]?.fps ?? 30;
-    const gop = Math.max(1, Math.round(fps * req.segment_duration_s));
-    args.push('-pix_fmt', 'yuv420p', '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0');
-    args.push('-force_key_frames:v', `expr:gte(t,n_forced*${req.segment_duration_s})`);
+    args.push(...gopArgs(req, kept[0]?.fps ?? null));
     if (audioPlan) {
       args.push('-c:a', STREAM_AUDIO_ENCODERS[audioPlan.codec], '-b:a', String(audioPlan.bitrate), '-ac', String(audioPlan.channels));
       encoders.add(STREAM_AUDIO_ENCODERS[audioPlan.codec]);
@@ -237,28 +264,52 @@ export function planStream(req: StreamRequest, probes: readonly ProbeResult[] | 
     }
   }
 
+  const encode: PlanPass = { kind: 'encode', args, expectedDurationS: composed.durationS, weight: 1 };
+  const muxers = [muxer, ...(thumbs ? ['image2'] : [])];
+  let passes = [encode];
+  let verify: StreamPlan['verify'] = null;
+  if (req.quality) {
+    const q = qualityPasses(req, probes, limits, kept, windows, measurements, encode, aspectOf(frame, kept[0]!));
+    passes = q.passes;
+    verify = q.verify;
+    for (const name of [LIBVMAF, 'select', 'setpts', 'format', 'split', 'scale', 'concat']) filters.add(name);
+    muxers.push('mp4', 'null');
+    // The samples are scored where they are decoded again: the decoders of the ladder's codec are needed too.
+    for (const rung of kept) composed.decoders.includes(rung.codec) || composed.decoders.push(rung.codec);
+  }
+
   return {
     inputs: streamInputs(req),
-    passes: [{ kind: 'encode', args, expectedDurationS: composed.durationS, weight: 1 }],
+    passes,
     args,
     outputs,
     files,
     dirs,
     collect: [`${folder}/`],
-    scratch: [],
     expectedDurationS: composed.durationS,
     streamCopy: false,
     requirements: {
       encoders: [...encoders],
       decoders: composed.decoders,
       filters: [...filters],
-      muxers: [muxer, ...(thumbs ? ['image2'] : [])],
+      muxers,
     },
     folder,
     rungs: kept,
     audio: audioPlan,
     thumbnails: thumbs,
     warnings,
+    verify,
+  };
+}
+
+/** The request as the convert planner reads it: the input and the operations that apply to a package. */
+function pictureOf(req: StreamRequest, audio: boolean): ConvertRequest {
+  return {
+    input: req.input,
+    output: { format: 'mp4', video: {}, audio: audio ? {} : false },
+    ...(req.operations ? { operations: req.operations.filter((op) => (STREAM_OPERATIONS as readonly string[]).includes(op.type)) } : {}),
+    options: { priority: 0, engine: 'auto', stream_copy: 'never' },
   };
 }
 
@@ -338,8 +389,203 @@ function bitrateOf(value: string | number, limits: Limits, pointer: string, prob
   }
 }
 
+/** Closed GOPs of one segment each, a keyframe forced on every boundary and none at scene cuts. */
+function gopArgs(req: StreamRequest, fps: number | null): string[] {
+  const gop = Math.max(1, Math.round((fps ?? 30) * req.segment_duration_s));
+  return [
+    '-pix_fmt',
+    'yuv420p',
+    '-g',
+    String(gop),
+    '-keyint_min',
+    String(gop),
+    '-sc_threshold',
+    '0',
+    '-force_key_frames:v',
+    `expr:gte(t,n_forced*${req.segment_duration_s})`,
+  ];
+}
+
+// ------------------------------------------------------------------------------------------------ by quality
+
+/**
+ * A rung of a ladder by quality, once its samples were scored: the CRF that meets its target and a VBV cap above
+ * the rate its samples had. Before that (the first plans) it is encoded, as a placeholder no run sees, at the middle
+ * of the grid.
+ */
+function chooseQuality(req: StreamRequest, rung: PlannedRung, m: QualityMeasurements, seconds: number): void {
+  const grid = CRF_GRID[rung.codec];
+  rung.quality = null;
+  rung.crf = grid[Math.floor(grid.length / 2)]!;
+  const frames = m.vmafFrames?.[sampleLog(rung.name)];
+  if (!frames) return;
+  // The rung's samples were scored one after the other, in grid order: as many frames each.
+  if (frames.length === 0 || frames.length % grid.length !== 0) throw new Error(`the samples of rung ${rung.name} were not scored frame for frame`);
+  const each = frames.length / grid.length;
+  const points = grid.map((crf, k) => {
+    const bytes = m.sampleBytes?.[sampleFile(rung.name, crf)];
+    const scores = frames.slice(k * each, (k + 1) * each);
+    return { crf, bitrate: bytes !== undefined && seconds > 0 ? Math.round((bytes * 8) / seconds) : null, vmaf: scores.reduce((a, b) => a + b, 0) / each };
+  });
+  const choice = chooseCrf(targetOf(req, rung.name), points);
+  rung.quality = choice;
+  rung.crf = choice.crf;
+  rung.maxBitrate = qualityCap(choice, rung.maxBitrate);
+  if (choice.estimatedBitrate !== null) rung.bitrate = choice.estimatedBitrate;
+}
+
+/**
+ * The passes of a ladder by quality around the package's `encode` (stream-quality.ts): the samples; one scoring run
+ * per rung; the encode; one verifying run per rung. One libvmaf per run: libvmaf 1.x is not safe to run twice in one
+ * process. Each run decodes the input with the same operations, so a sample's reference is the very picture it was
+ * encoded from.
+ */
+function qualityPasses(
+  req: StreamRequest,
+  probes: readonly ProbeResult[] | null,
+  limits: Limits,
+  rungs: readonly PlannedRung[],
+  windows: readonly SampleWindow[],
+  m: QualityMeasurements,
+  encode: PlanPass,
+  dar: string,
+): { passes: PlanPass[]; verify: NonNullable<StreamPlan['verify']> } {
+  const { folder } = packager(req.format);
+  const sampledS = sampledSeconds(windows);
+  const durationS = encode.expectedDurationS;
+  const whole = windows.length === 1 && windows[0]!.startS === 0 && (durationS === null || windows[0]!.endS >= durationS);
+  const firstExtra = streamInputs(req).length;
+  const samplesOf = (rung: PlannedRung) => CRF_GRID[rung.codec].map((crf) => sampleFile(rung.name, crf));
+  const samples = rungs.flatMap((rung) => CRF_GRID[rung.codec].map((crf) => ({ rung, crf, file: sampleFile(rung.name, crf) })));
+
+  // The samples: one decode split into every rung at every CRF.
+  const one = composeStreams(pictureOf(req, false), probes, limits);
+  const sampleArgs = [...one.inputArgs];
+  if (one.video && probes) {
+    const picked = selectWindows(one.graph, one.video.link(), windows, whole);
+    const outs = splitByRung(one.graph, picked, rungs, dar, (rung) => CRF_GRID[rung.codec].length);
+    sampleArgs.push('-filter_complex', renderGraph(one.graph.chains));
+    samples.forEach((sample, k) => {
+      // Uncapped but for a loose ceiling: the samples say what rate each CRF needs.
+      const loose = { ...sample.rung, crf: sample.crf, maxBitrate: sample.rung.maxBitrate * 4 };
+      sampleArgs.push('-map', `[${outs[k]!}]`, ...rungArgs(loose, 0), ...gopArgs(req, sample.rung.fps), '-an', '-f', 'mp4', sample.file);
+    });
+  }
+
+  // Per rung: its samples one after the other, against as many copies of the windows at the rung's size.
+  const scoring = rungs.map((rung): PlanPass => {
+    const files = samplesOf(rung);
+    const run = composeStreams(pictureOf(req, false), probes, limits);
+    const args = [...run.inputArgs];
+    if (run.video && probes) {
+      const picked = selectWindows(run.graph, run.video.link(), windows, whole);
+      const [reference] = splitByRung(run.graph, picked, [rung], null, () => 1, files.length);
+      for (const file of files) args.push('-protocol_whitelist', 'file', '-i', file);
+      const out = compare(run.graph, files.map((_, k) => `${firstExtra + k}:0`), reference!, sampleLog(rung.name), 1);
+      args.push('-filter_complex', renderGraph(run.graph.chains), '-map', `[${out}]`, '-f', 'null', '-');
+    }
+    return { kind: 'measure', args, expectedDurationS: sampledS * files.length, weight: 0, reads: files, scratch: [sampleLog(rung.name)] };
+  });
+
+  // Per rung: the rung as written, against the whole source at its size.
+  const verify: NonNullable<StreamPlan['verify']> = [];
+  const subsample = verifySubsample(durationS, rungs[0]?.fps ?? null);
+  const verifying = rungs.map((rung, i): PlanPass => {
+    const run = composeStreams(pictureOf(req, false), probes, limits);
+    const args = [...run.inputArgs];
+    const concat = packageConcat(req, folder, rung, i, m.packageFiles, durationS);
+    verify.push({ rung: rung.name, partial: concat.partial, subsample });
+    if (run.video && probes) {
+      const from = run.graph.label('q');
+      run.graph.add({ inputs: [run.video.link()], filters: [filter('setpts', { expr: 'PTS-STARTPTS' })], outputs: [from] });
+      const [reference] = splitByRung(run.graph, from, [rung], null, () => 1);
+      args.push('-protocol_whitelist', 'concat,file', '-i', concat.url);
+      const out = compare(run.graph, [`${firstExtra}:0`], reference!, verifyLog(rung.name), subsample);
+      args.push('-filter_complex', renderGraph(run.graph.chains), '-map', `[${out}]`, '-f', 'null', '-');
+    }
+    return { kind: 'measure', args, expectedDurationS: durationS, weight: 0, reads: concat.files, scratch: [verifyLog(rung.name)] };
+  });
+
+  // Shares of the work, in seconds of picture handled: a sample costs about its encode, a score about half of one.
+  const full = durationS ?? sampledS;
+  const units = [sampledS * samples.length * 0.5, ...scoring.map((p) => p.expectedDurationS! * 0.5), full, ...verifying.map(() => (full * 0.5) / subsample)];
+  const total = units.reduce((a, b) => a + b, 0);
+  const passes: PlanPass[] = [
+    { kind: 'measure' as const, args: sampleArgs, expectedDurationS: sampledS, weight: 0, carry: samples.map((s) => s.file) },
+    ...scoring,
+    encode,
+    ...verifying,
+  ].map((pass, k) => ({ ...pass, weight: Math.round((units[k]! / total) * 1000) / 1000 }));
+  const encodeAt = 1 + scoring.length;
+  passes[encodeAt]!.weight = Math.round((1 - passes.reduce((sum, p, k) => sum + (k === encodeAt ? 0 : p.weight), 0)) * 1000) / 1000;
+  return { passes, verify };
+}
+
+/**
+ * `from` split into `copies(rung)` links per rung, in rung order, each scaled to its rung (swscale's default, bicubic,
+ * as the package is); `joined` joins that many copies one after the other into one link instead.
+ */
+function splitByRung(graph: GraphBuilder, from: string, rungs: readonly PlannedRung[], dar: string | null, copies: (rung: PlannedRung) => number, joined = 1): string[] {
+  const branches = rungs.map(() => graph.label('b'));
+  if (branches.length > 1) graph.add({ inputs: [from], filters: [filter('split', { outputs: branches.length })], outputs: branches });
+  else branches[0] = from;
+  return rungs.flatMap((rung, i) => {
+    const count = joined > 1 ? joined : copies(rung);
+    const outs = Array.from({ length: count }, () => graph.label('c'));
+    const scaling = [
+      filter('scale', { w: rung.width, h: rung.height, flags: dar ? undefined : 'bicubic' }),
+      dar ? filter('setdar', { dar }) : filter('format', { pix_fmts: 'yuv420p' }),
+    ];
+    graph.add({ inputs: [branches[i]!], filters: [...scaling, ...(count > 1 ? [filter('split', { outputs: count })] : [])], outputs: outs });
+    if (joined <= 1) return outs;
+    const out = graph.label('j');
+    graph.add({ inputs: outs, filters: [filter('concat', { n: joined, v: 1, a: 0 })], outputs: [out] });
+    return [out];
+  });
+}
+
+/** libvmaf of the video of the inputs `distorted` (one after the other) against the link `reference`; returns its output. */
+function compare(graph: GraphBuilder, distorted: readonly string[], reference: string, log: string, subsample: number): string {
+  const parts = distorted.map((input) => {
+    const part = graph.label('d');
+    graph.add({ inputs: [input], filters: [filter('setpts', { expr: 'PTS-STARTPTS' }), filter('format', { pix_fmts: 'yuv420p' })], outputs: [part] });
+    return part;
+  });
+  let main = parts[0]!;
+  if (parts.length > 1) {
+    main = graph.label('j');
+    graph.add({ inputs: parts, filters: [filter('concat', { n: parts.length, v: 1, a: 0 })], outputs: [main] });
+  }
+  const out = graph.label('m');
+  graph.add({ inputs: [main, reference], filters: [vmafFilter(log, subsample)], outputs: [out] });
+  return out;
+}
+
+/**
+ * Rung `i` of the package as one concat: input: its files as written (once the encode ran), else as the muxer will
+ * name them (the plan's placeholder, which no run sees).
+ */
+function packageConcat(req: StreamRequest, folder: string, rung: PlannedRung, i: number, written: readonly string[] | undefined, durationS: number | null) {
+  const fmp4 = req.format !== 'hls' || req.segment_format === 'fmp4';
+  // ffmpeg's hls muxer names a rung's init segment after its stream (init_0.mp4): found among the files written.
+  const layout =
+    req.format === 'hls'
+      ? { init: fmp4 ? `${folder}/${rung.name}/init_${i}.mp4` : null, initPrefix: `${folder}/${rung.name}/init`, prefix: `${folder}/${rung.name}/seg_`, suffix: fmp4 ? '.m4s' : '.ts', first: 0 }
+      : { init: `${folder}/init-${i}.m4s`, initPrefix: `${folder}/init-${i}.`, prefix: `${folder}/seg-${i}-`, suffix: '.m4s', first: 1 };
+  const expected = () => {
+    const count = Math.max(1, Math.ceil((durationS ?? req.segment_duration_s) / req.segment_duration_s));
+    const names = Array.from({ length: count }, (_, k) => `${layout.prefix}${String(layout.first + k).padStart(5, '0')}${layout.suffix}`);
+    return layout.init ? [layout.init, ...names] : names;
+  };
+  const files = written ?? expected();
+  const init = layout.init ? (files.find((file) => file.startsWith(layout.initPrefix) && !file.slice(layout.initPrefix.length).includes('/')) ?? layout.init) : null;
+  const found = rungConcat(files, init, layout.prefix, layout.suffix);
+  if (!found) throw new Error(`the package has no segments of rung ${rung.name}`);
+  return found;
+}
+
 /** The encoder and rate control of rung `i` (the i-th video stream of the package). */
-function rungArgs(rung: PlannedRung & { crf?: number; preset?: VideoPreset }, i: number): string[] {
+function rungArgs(rung: PlannedRung, i: number): string[] {
   const v = `v:${i}`;
   const preset = rung.preset ?? DEFAULT_PRESET;
   const rate = rung.crf !== undefined ? [`-crf:${v}`, String(rung.crf)] : [`-b:${v}`, String(rung.bitrate)];

@@ -61,6 +61,22 @@ export const ThumbnailTrackSchema = z
   .strict()
   .openapi('ThumbnailTrack');
 
+const VmafTarget = z.number().min(20).max(99);
+
+export const StreamQualitySchema = z
+  .object({
+    target_vmaf: VmafTarget.openapi({ description: 'The VMAF (default model) every rung must reach, at the lowest bitrate that does', example: 93 }),
+    rungs: z
+      .record(RungName, VmafTarget)
+      .optional()
+      .openapi({ description: 'Targets of single rungs, by name ("240p"), in place of target_vmaf', example: { '240p': 85 } }),
+  })
+  .strict()
+  .openapi('StreamQuality', {
+    description:
+      'A ladder by quality ("auto" ladders only): short samples of the input are encoded at a few CRFs per rung and measured with VMAF against the source scaled to the rung; each rung gets the highest CRF that meets its target, and the result reports the VMAF measured on the final output. Needs an engine with libvmaf.',
+  });
+
 const StreamOptionsSchema = z
   .object({
     priority: z.number().int().min(-10).max(10).default(0),
@@ -87,6 +103,7 @@ export const StreamRequestSchema = z
       .max(20)
       .optional()
       .openapi({ description: `Applied before the ladder: ${STREAM_OPERATIONS.join(', ')}` }),
+    quality: StreamQualitySchema.optional(),
     thumbnails: z.union([ThumbnailTrackSchema, z.literal(false)]).default(false),
     options: StreamOptionsSchema.prefault({}),
     webhook_url: z.string().max(2048).url().optional(),

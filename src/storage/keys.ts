@@ -78,6 +78,14 @@ export function outputKey(jobId: string, attempt: number, name: string): string 
   return checked(`outputs/${uuidSegment(jobId, 'job id')}/${attemptSegment(attempt)}/${name}`);
 }
 
+/**
+ * `work/<jobId>/<attempt>/<path>`: a file one pass of an attempt hands to a later one (a quality ladder's samples),
+ * deleted when the attempt ends.
+ */
+export function workKey(jobId: string, attempt: number, path: string): string {
+  return checked(`work/${uuidSegment(jobId, 'job id')}/${attemptSegment(attempt)}/${path}`);
+}
+
 /** `logs/<jobId>/<attempt>.log`: the engine log of one attempt, kept for operators. */
 export function logKey(jobId: string, attempt: number): string {
   return checked(`logs/${uuidSegment(jobId, 'job id')}/${attemptSegment(attempt)}.log`);

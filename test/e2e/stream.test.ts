@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Parser } from 'm3u8-parser';
 import { parse as parseMpd } from 'mpd-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jobs } from '../../src/db/schema.js';
 import { client, type JobView } from '../helpers/api.js';
 import { makeClip, run } from '../helpers/media.js';
 import { startTestServer, type TestServer } from '../helpers/node-server.js';
@@ -244,4 +245,21 @@ describe('the auto ladder', () => {
     expect(job.result.rungs.map((r: any) => r.height)).toEqual([360, 240]);
     expect(job.result.warnings).toEqual([expect.stringMatching(/720p.*left out/)]);
   }, 180_000);
+});
+
+describe('a ladder by quality without libvmaf', () => {
+  it('is refused at submission with 422 naming libvmaf at /quality, and nothing is stored', async () => {
+    const before = await server.platform.db.select().from(jobs).all();
+    const res = await server.fetch('/api/v1/stream', {
+      method: 'POST',
+      headers: api.headers({ 'content-type': 'application/json' }),
+      body: JSON.stringify({ input, format: 'hls', ladder: 'auto', quality: { target_vmaf: 93 } }),
+    });
+    expect(res.status).toBe(422);
+    const body = (await res.json()) as { code: string; detail: string; errors: { pointer: string; message: string; suggestion?: string }[] };
+    expect(body.code).toBe('ENGINE_INCAPABLE');
+    expect(body.detail).toMatch(/libvmaf/);
+    expect(body.errors).toContainEqual(expect.objectContaining({ pointer: '/quality', message: 'no filter libvmaf', suggestion: expect.stringMatching(/leave quality out/) }));
+    expect(await server.platform.db.select().from(jobs).all()).toEqual(before);
+  });
 });

@@ -3,8 +3,9 @@
  * other, its segments and playlists stream from the engine into R2, and the master playlist written from them is
  * downloadable with the rest by relative path.
  */
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import { api, media, newKey, type JobView } from './helpers.js';
+import { api, media, nativeRunning, newKey, type JobView } from './helpers.js';
 
 describe('stream jobs on Workers', () => {
   it('packages an upload as HLS: every file in R2, the master playlist naming both rungs with measured bandwidths', async () => {
@@ -43,5 +44,31 @@ describe('stream jobs on Workers', () => {
     expect(got.status).toBe(200);
     expect(got.headers.get('content-type')).toBe('video/iso.segment');
     expect((await got.arrayBuffer()).byteLength).toBe(segment.size);
+  });
+
+  it('a ladder by quality runs on the Transcoder container (libvmaf): samples carried between runs in R2, the VMAF of the rung as written', async () => {
+    const c = api((await newKey()).key);
+    const input = await c.upload(media('ladder'), 'ladder.mp4');
+    const res = await c.fetch('/api/v1/stream', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input, format: 'dash', segment_duration_s: 2, ladder: 'auto', quality: { target_vmaf: 85 }, audio: false }),
+    });
+    expect(res.status, await res.clone().text()).toBe(202);
+    const job = (await res.json()) as JobView;
+    expect(job.engine).toBe('native');
+    await c.events(job.id);
+    const done = await c.get(job.id);
+    expect(done).toMatchObject({ status: 'completed', engine: 'native', error: null });
+    const rungs = (done.result as { rungs: { name: string; quality: { crf: number; samples: { vmaf: number }[]; vmaf: { mean: number; frames: number } } }[] }).rungs;
+    expect(rungs.map((r) => r.name)).toEqual(['240p']);
+    const quality = rungs[0]!.quality;
+    expect(quality.samples).toHaveLength(4);
+    // 4 s at 25 fps, every frame of the rung as written.
+    expect(quality.vmaf.frames).toBe(100);
+    expect(quality.vmaf.mean).toBeGreaterThan(50);
+    expect(done.outputs.filter((o) => /(^|\/)q-/.test(o.name))).toEqual([]);
+    expect((await env.BLOBS.list({ prefix: `work/${job.id}/` })).objects).toEqual([]);
+    expect(await nativeRunning()).toBe(0);
   });
 });
