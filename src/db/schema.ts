@@ -21,6 +21,13 @@ export const apiKeys = sqliteTable('api_keys', {
   tier: text('tier').notNull().default('standard'),
   createdAt: integer('created_at').notNull(),
   revokedAt: integer('revoked_at'),
+  /**
+   * The Standard Webhooks signing secret (`whsec_...`) of the key's webhooks, shown once when made. Stored as it is:
+   * signing needs it. After a rotation the previous one signs too, until `webhookSecretPreviousUntil`.
+   */
+  webhookSecret: text('webhook_secret'),
+  webhookSecretPrevious: text('webhook_secret_previous'),
+  webhookSecretPreviousUntil: integer('webhook_secret_previous_until'),
 });
 
 export const jobs = sqliteTable(
@@ -55,6 +62,8 @@ export const jobs = sqliteTable(
     idempotencyKey: text('idempotency_key'),
     webhookUrl: text('webhook_url'),
     webhookEvents: text('webhook_events', { mode: 'json' }).$type<string[]>(),
+    /** Set when the receiver answered 410 Gone: nothing more is sent for this job. */
+    webhookStoppedAt: integer('webhook_stopped_at'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     startedAt: integer('started_at'),
@@ -135,22 +144,57 @@ export const presets = sqliteTable(
   (t) => [uniqueIndex('presets_key_name').on(t.apiKeyId, t.name)],
 );
 
+/**
+ * One webhook delivery per job event the job's webhook asked for, made by a trigger in the statement that wrote the
+ * event (src/db/migrations/0005_webhook_deliveries.sql), so no event can be left without its delivery. Its id is the
+ * event's id: the `webhook-id` a receiver dedupes by, the same on every retry and replay. Claimed by compare-and-set
+ * on the lease, as jobs are (src/delivery/deliveries.ts).
+ */
 export const webhookDeliveries = sqliteTable(
   'webhook_deliveries',
   {
-    id: text('id').primaryKey(),
+    eventId: integer('event_id').primaryKey(),
     jobId: text('job_id').notNull(),
+    /** `job.completed`, ... (src/delivery/events.ts). */
     event: text('event').notNull(),
-    payload: text('payload').notNull(),
-    attempt: integer('attempt').notNull().default(0),
-    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
-    responseStatus: integer('response_status'),
-    error: text('error'),
-    nextAttemptAt: integer('next_attempt_at'),
+    url: text('url').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed', 'stopped'] }).notNull(),
+    /** Attempts since it was made or last replayed. */
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: integer('lease_until'),
+    /** The body as first sent, so that every retry and replay sends the same bytes. */
+    payload: text('payload'),
+    /** A progress event's percentage: the trigger sends one per 10 %. */
+    percentage: real('percentage'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
     createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
     deliveredAt: integer('delivered_at'),
   },
-  (t) => [index('webhook_deliveries_job').on(t.jobId, t.createdAt), index('webhook_deliveries_due').on(t.status, t.nextAttemptAt)],
+  (t) => [index('webhook_deliveries_job').on(t.jobId, t.eventId), index('webhook_deliveries_due').on(t.status, t.nextAttemptAt)],
+);
+
+/** Every attempt of every delivery: the delivery log a client reads (GET /jobs/:id/webhooks). */
+export const webhookAttempts = sqliteTable(
+  'webhook_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    eventId: integer('event_id').notNull(),
+    jobId: text('job_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    startedAt: integer('started_at').notNull(),
+    durationMs: integer('duration_ms').notNull(),
+    /** The receiver's status code; null when there was no answer. */
+    statusCode: integer('status_code'),
+    /** Why there was no answer, as a class (`timeout`, `connect`, `blocked`, `breaker_open`...); never upstream text. */
+    error: text('error'),
+    /** When the next attempt is due; null when this one ended the delivery. */
+    nextAttemptAt: integer('next_attempt_at'),
+  },
+  (t) => [index('webhook_attempts_event').on(t.eventId, t.id), index('webhook_attempts_job').on(t.jobId, t.id)],
 );
 
 /**
