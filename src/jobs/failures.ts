@@ -4,6 +4,7 @@
  * No node: import: every runtime runs the attempt pipeline.
  */
 import { EngineError } from '../engine/engine.js';
+import { StoreUnavailableError } from '../storage/guarded.js';
 
 /** A failure with a code and a client-safe message; `retryable` says whether another attempt could succeed. */
 export class JobFailure extends Error {
@@ -51,5 +52,6 @@ export function toJobFailure(error: unknown): JobFailure {
     }
   }
   if (isNoSpace(error)) return storageFull();
+  if (error instanceof StoreUnavailableError) return new JobFailure('STORAGE_UNAVAILABLE', 'The storage was unavailable while running the job; it will be retried.', true);
   return new JobFailure('INTERNAL', 'The job failed because of an internal error.', true);
 }
