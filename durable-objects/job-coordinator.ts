@@ -27,6 +27,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { drizzle } from 'drizzle-orm/d1';
 import { eq } from 'drizzle-orm';
 import { loadConfig, type Config } from '../src/config.js';
+import { createBreakers } from '../src/delivery/breakers.js';
 import type { Db } from '../src/db/client.js';
 import * as schema from '../src/db/schema.js';
 import { runAttempt, type Attempt, type AttemptOutcome } from '../src/jobs/attempt.js';
@@ -36,8 +37,9 @@ import * as transitions from '../src/jobs/transitions.js';
 import type { Workspace } from '../src/jobs/workspace.js';
 import { consoleLogger } from '../src/platform.js';
 import { createWorkerEngines } from '../src/runtime/worker-engines.js';
-import { varsOf, type JobMessage, type WorkerEnv } from '../src/runtime/worker-env.js';
+import { varsOf, type JobMessage, type WebhookMessage, type WorkerEnv } from '../src/runtime/worker-env.js';
 import type { BlobStore } from '../src/storage/blob-store.js';
+import { guardedBlobStore } from '../src/storage/guarded.js';
 import { createR2BlobStore } from '../src/storage/r2.js';
 
 export const CHANGED = 'changed';
@@ -50,6 +52,8 @@ export type CoordinatorState =
 const STATE = 'job';
 const RETRY_BASE_MS = 5_000;
 const RETRY_MAX_MS = 5 * 60_000;
+/** At most one WEBHOOKS message a second per running job. */
+const WEBHOOK_KICK_MS = 1_000;
 
 export type StartResult = 'started' | 'running' | 'not-queued';
 
@@ -65,14 +69,18 @@ export class JobCoordinator extends DurableObject<WorkerEnv> {
   /** The attempt this object is running now; null when none (or after an eviction, whatever storage says). */
   private run: Attempt | null = null;
   private starting = false;
+  /** The job this object runs, when it has a webhook: its changes are announced to the WEBHOOKS queue. */
+  private webhookJob: string | null = null;
+  private webhookKick: { at: number; pending: ReturnType<typeof setTimeout> | null } = { at: 0, pending: null };
 
   private get svc(): Services {
     if (!this.services) {
-      const blobs = createR2BlobStore(this.env.BLOBS);
+      const config = loadConfig(varsOf(this.env));
+      const blobs = guardedBlobStore(createR2BlobStore(this.env.BLOBS), createBreakers(config.breakers).get('blobs'));
       const engines = createWorkerEngines(this.env, consoleLogger);
       this.services = {
         db: drizzle(this.env.DB, { schema }) as unknown as Db,
-        config: loadConfig(varsOf(this.env)),
+        config,
         blobs,
         workspace: streamWorkspace({ inputs: storageInputs(blobs), engines, log: consoleLogger }),
       };
@@ -105,6 +113,7 @@ export class JobCoordinator extends DurableObject<WorkerEnv> {
         await this.ctx.storage.deleteAlarm();
         return 'not-queued';
       }
+      this.webhookJob = job.webhookUrl ? job.id : null;
       this.broadcast();
       const run = runAttempt({ db, blobs, config, clock: Date.now, log: consoleLogger, changed: () => void this.broadcast() }, workspace, job);
       this.run = run;
@@ -193,7 +202,29 @@ export class JobCoordinator extends DurableObject<WorkerEnv> {
     return this.broadcast();
   }
 
+  /**
+   * Tells the WEBHOOKS queue that the job changed (its events may have deliveries due): at once, then at most once a
+   * second while it keeps changing (progress), with the last change always announced. What a lost message leaves is
+   * the Cron sweep's.
+   */
+  private kickWebhooks(): void {
+    const jobId = this.webhookJob;
+    if (!jobId) return;
+    const send = () => {
+      this.webhookKick.at = Date.now();
+      void this.env.WEBHOOKS.send({ job_id: jobId } satisfies WebhookMessage, { contentType: 'json' }).catch(() => undefined);
+    };
+    if (this.webhookKick.pending) return;
+    const wait = this.webhookKick.at + WEBHOOK_KICK_MS - Date.now();
+    if (wait <= 0) return send();
+    this.webhookKick.pending = setTimeout(() => {
+      this.webhookKick.pending = null;
+      send();
+    }, wait);
+  }
+
   private broadcast(): number {
+    this.kickWebhooks();
     const sockets = this.ctx.getWebSockets();
     for (const socket of sockets) {
       try {

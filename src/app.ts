@@ -17,8 +17,10 @@ import { rateLimit } from './api/middleware.js';
 import { presetsApi } from './api/presets.js';
 import { streamApi } from './api/stream.js';
 import { uploadsApi } from './api/uploads.js';
+import { webhooksApi } from './api/webhooks.js';
 import type { Platform } from './platform.js';
 import { Problem, problems } from './problems.js';
+import { StoreUnavailableError } from './storage/guarded.js';
 
 export function createApp(platform: Platform) {
   const app = router();
@@ -41,6 +43,7 @@ export function createApp(platform: Platform) {
   app.route('/api/v1', estimateApi);
   app.route('/api/v1', streamApi);
   app.route('/api/v1', jobsApi);
+  app.route('/api/v1', webhooksApi);
   app.route('/api/v1', presetsApi);
 
   // Public like /capabilities: limited by client address (audit #10). Health is not: probes must always answer.
@@ -58,6 +61,12 @@ export function createApp(platform: Platform) {
   app.onError((error, c) => {
     const instance = c.var.requestId ?? '';
     if (error instanceof Problem) return error.toResponse(instance);
+    if (error instanceof StoreUnavailableError) {
+      // The store's breaker is open: nothing was done, and it is worth trying again shortly.
+      const response = problems.unavailable('Storage is unavailable right now; try again shortly.').toResponse(instance);
+      response.headers.set('retry-after', '5');
+      return response;
+    }
     if (error instanceof HTTPException) {
       if (error.status === 413) return problems.tooLarge(platform.config.limits.bodyBytes).toResponse(instance);
       if (error.status === 400) return problems.badRequest('The request body is not valid JSON.').toResponse(instance);

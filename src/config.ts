@@ -1,6 +1,11 @@
 /**
  * Configuration from environment variables (Node, Deno) or Worker bindings. Every number is bounded and parsed once.
  */
+import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from './delivery/outbound.js';
+import { outboundPolicy, type OutboundPolicy } from './delivery/ssrf.js';
+import type { BreakerOptions } from './delivery/breakers.js';
+import type { RetrySchedule } from './delivery/schedule.js';
+
 export interface Limits {
   /** JSON request bodies. */
   bodyBytes: number;
@@ -47,6 +52,26 @@ export interface Config {
   heartbeatMs: number;
   /** How often a live stream re-reads the database when no notification came (jobs run by other instances). */
   eventPollMs: number;
+  webhooks: WebhookConfig;
+  /** Where webhooks (and, later, URL inputs) may connect: src/delivery/ssrf.ts. */
+  outbound: OutboundPolicy;
+  /** How long an outbound request may take, and how much of its answer is read. */
+  outboundLimits: OutboundLimits;
+  /** The circuit breakers around webhook hosts and blob stores (src/delivery/breakers.ts). */
+  breakers: BreakerOptions;
+  /** The service's public origin, for the absolute links webhooks carry (FFEDGE_PUBLIC_URL); null: paths. */
+  publicUrl: string | null;
+}
+
+export interface WebhookConfig extends RetrySchedule {
+  /** How long a sender holds a claimed delivery; more than an attempt's total timeout. */
+  leaseMs: number;
+  /** How often a dispatcher looks for due deliveries that no notification announced (other instances, retries). */
+  pollMs: number;
+  /** Deliveries one dispatcher sends at once. */
+  concurrency: number;
+  /** How long a rotated-out secret still signs, unless the rotation says otherwise. */
+  secretOverlapMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -115,6 +140,21 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   return value;
 }
 
+function origin(env: Env, name: string): string | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`${name} must be a URL such as https://api.example.com`);
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.pathname !== '/' || url.search || url.hash) {
+    throw new Error(`${name} must be an http(s) origin without a path, such as https://api.example.com`);
+  }
+  return url.origin;
+}
+
 function headerName(env: Env, name: string): string | null {
   const raw = env[name]?.trim();
   if (!raw) return null;
@@ -139,6 +179,26 @@ export function loadConfig(env: Env, defaults: { cores?: number } = {}): Config 
     trustedProxyHeader: headerName(env, 'FFEDGE_TRUSTED_PROXY_HEADER'),
     heartbeatMs: int(env, 'FFEDGE_HEARTBEAT_MS', 15_000, 50, 300_000),
     eventPollMs: int(env, 'FFEDGE_EVENT_POLL_MS', 1_000, 20, 60_000),
+    webhooks: {
+      maxAttempts: int(env, 'FFEDGE_WEBHOOK_MAX_ATTEMPTS', 8, 1, 20),
+      baseMs: int(env, 'FFEDGE_WEBHOOK_BACKOFF_MS', 30 * 60_000, 10, 24 * 3600_000),
+      capMs: int(env, 'FFEDGE_WEBHOOK_BACKOFF_CAP_MS', 12 * 3600_000, 10, 7 * 24 * 3600_000),
+      leaseMs: int(env, 'FFEDGE_WEBHOOK_LEASE_MS', 30_000, 1_000, 3600_000),
+      pollMs: int(env, 'FFEDGE_WEBHOOK_POLL_MS', 1_000, 20, 600_000),
+      concurrency: int(env, 'FFEDGE_WEBHOOK_CONCURRENCY', 8, 1, 256),
+      secretOverlapMs: int(env, 'FFEDGE_WEBHOOK_SECRET_OVERLAP_MS', 24 * 3600_000, 0, 30 * 24 * 3600_000),
+    },
+    outbound: outboundPolicy(env),
+    outboundLimits: {
+      connectTimeoutMs: int(env, 'FFEDGE_OUTBOUND_CONNECT_TIMEOUT_MS', DEFAULT_OUTBOUND_LIMITS.connectTimeoutMs, 50, 60_000),
+      totalTimeoutMs: int(env, 'FFEDGE_OUTBOUND_TIMEOUT_MS', DEFAULT_OUTBOUND_LIMITS.totalTimeoutMs, 50, 120_000),
+      maxResponseBytes: DEFAULT_OUTBOUND_LIMITS.maxResponseBytes,
+    },
+    breakers: {
+      failures: int(env, 'FFEDGE_BREAKER_FAILURES', 5, 1, 1000),
+      openMs: int(env, 'FFEDGE_BREAKER_OPEN_MS', 30_000, 10, 3600_000),
+    },
+    publicUrl: origin(env, 'FFEDGE_PUBLIC_URL'),
   };
 }
 

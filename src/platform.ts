@@ -5,6 +5,8 @@
 import type { Config, Limits } from './config.js';
 import type { Db } from './db/client.js';
 import type { EngineCapabilities, ProbeResult } from './engine/engine.js';
+import type { Breakers } from './delivery/breakers.js';
+import type { OutboundFetch } from './delivery/outbound.js';
 import type { EngineProfile } from './media/routing.js';
 import type { BlobStore } from './storage/blob-store.js';
 
@@ -41,6 +43,16 @@ export interface Dispatch {
   queued(job: { id: string; kind: string; priority: number }): Promise<void>;
 }
 
+/** How webhooks leave this runtime: src/delivery/. */
+export interface Webhooks {
+  /** A job's events were probably just written: send (or schedule) its due deliveries soon. Never throws. */
+  kick(jobId: string): Promise<void>;
+  /** The SSRF-guarded client every webhook and ping goes through. */
+  outbound: OutboundFetch;
+  /** The breakers of this process: per webhook host, and around the blob store. */
+  breakers: Breakers;
+}
+
 export interface ReadinessCheck {
   name: string;
   check(signal: AbortSignal): Promise<void>;
@@ -73,6 +85,7 @@ export interface Platform {
   coordinator: Coordinator;
   limiter: Limiter;
   dispatch: Dispatch;
+  webhooks: Webhooks;
   /** Engines this deployment can run jobs on, for /capabilities and readiness. */
   engines(): Promise<EngineCapabilities[]>;
   /**

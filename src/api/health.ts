@@ -13,8 +13,13 @@ export const healthApi = router();
 const CHECK_TIMEOUT_MS = 2_000;
 
 const ComponentSchema = z.object({ status: z.enum(['ok', 'fail']), latency_ms: z.number(), error: z.string().optional() });
+const BreakerSchema = z.object({ name: z.string().openapi({ example: 'webhook:example.com' }), state: z.enum(['open', 'half-open']) });
 const ReadySchema = z
-  .object({ status: z.enum(['ok', 'fail']), components: z.record(z.string(), ComponentSchema) })
+  .object({
+    status: z.enum(['ok', 'fail']),
+    components: z.record(z.string(), ComponentSchema),
+    breakers: z.array(BreakerSchema).openapi({ description: 'Circuit breakers that are not closed: webhook hosts, the blob store' }),
+  })
   .openapi('Readiness');
 
 healthApi.openapi(
@@ -42,7 +47,9 @@ healthApi.openapi(
     const results = await Promise.all(checksOf(platform).map((check) => run(check, platform.clock)));
     const components = Object.fromEntries(results);
     const ok = results.every(([, r]) => r.status === 'ok');
-    return c.json({ status: ok ? ('ok' as const) : ('fail' as const), components }, ok ? 200 : 503);
+    // An open breaker of a webhook host is that host's trouble; the blob store's shows in its own check.
+    const breakers = platform.webhooks.breakers.open();
+    return c.json({ status: ok ? ('ok' as const) : ('fail' as const), components, breakers }, ok ? 200 : 503);
   },
 );
 

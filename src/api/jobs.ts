@@ -14,7 +14,8 @@ import { parseRange } from './range.js';
 export const jobsApi = router();
 
 // `/jobs/*` also matches `/jobs` itself: one authentication and one charge per request.
-jobsApi.use('/jobs/*', (c, next) => requireKey(c.req.method === 'DELETE' ? 'jobs:write' : 'jobs:read')(c, next), rateLimit(1));
+// Reads need jobs:read; anything that changes a job (cancel, a webhook replay in webhooks.ts) needs jobs:write.
+jobsApi.use('/jobs/*', (c, next) => requireKey(c.req.method === 'GET' || c.req.method === 'HEAD' ? 'jobs:read' : 'jobs:write')(c, next), rateLimit(1));
 
 jobsApi.openapi(
   createRoute({
@@ -71,6 +72,7 @@ jobsApi.openapi(
     }
     // The runner learns of it through the coordinator at once, and through its next lease renewal at the latest.
     await platform.coordinator.notify(id);
+    if (cancelled.webhookUrl) await platform.webhooks.kick(id);
     return c.json(presentJob(cancelled), 200);
   },
 );

@@ -6,6 +6,8 @@ import type { Context } from 'hono';
 import { and, eq } from 'drizzle-orm';
 import { uploads, type Job, type JobKind } from '../db/schema.js';
 import { ConcurrencyLimitError, createJob, IdempotencyError } from '../jobs/create.js';
+import { DEFAULT_WEBHOOK_EVENTS } from '../delivery/events.js';
+import { checkOutboundUrl } from '../delivery/ssrf.js';
 import { problems } from '../problems.js';
 import { parseInputUri, StorageUriError, type InputLocation } from '../storage/uri.js';
 import type { Kind, KindPlan } from '../kinds/index.js';
@@ -25,7 +27,6 @@ export interface Submission {
   engine: string | null;
   /** Why routing chose the engine. */
   engineReason?: string | null;
-  webhookUrl?: string | null;
 }
 
 export async function checkInput(c: Context<AppEnv>, pointer: string, uri: string): Promise<InputLocation> {
@@ -76,8 +77,35 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * A request's webhook, checked before anything is stored: a URL the SSRF guard lets through (422 at /webhook_url
+ * otherwise), events only with a URL, and a key that can sign. Null without a webhook.
+ */
+export function checkWebhook(c: Context<AppEnv>, request: Record<string, unknown>): { url: string; events: readonly string[] } | null {
+  const { platform, apiKey } = c.var;
+  const url = request.webhook_url as string | undefined;
+  const events = request.webhook_events as string[] | undefined;
+  if (url === undefined) {
+    if (events !== undefined) {
+      throw problems.unprocessable('INVALID_OPTION', 'webhook_events names the events of a webhook, and there is none.', [
+        { pointer: '/webhook_events', message: 'webhook_events without webhook_url', suggestion: 'add webhook_url, or leave webhook_events out' },
+      ]);
+    }
+    return null;
+  }
+  const checked = checkOutboundUrl(url, platform.config.outbound);
+  if (!checked.ok) throw problems.unprocessable('UNSAFE_URL', 'The webhook URL cannot be used.', [{ pointer: '/webhook_url', message: checked.message }]);
+  if (!apiKey.webhookSecret) {
+    throw problems.unprocessable('NO_WEBHOOK_SECRET', 'This key has no webhook signing secret yet.', [
+      { pointer: '/webhook_url', message: 'webhooks are signed with the key’s secret', suggestion: 'POST /api/v1/webhooks/secret makes one (shown once)' },
+    ]);
+  }
+  return { url: checked.url.href, events: events ?? DEFAULT_WEBHOOK_EVENTS };
+}
+
 export async function submit(c: Context<AppEnv>, submission: Submission): Promise<{ job: Job; replayed: boolean }> {
   const { platform, apiKey } = c.var;
+  const webhook = checkWebhook(c, submission.request);
   for (const input of submission.inputs) await checkInput(c, input.pointer, input.uri);
 
   const idempotencyKey = c.req.header('idempotency-key');
@@ -94,7 +122,7 @@ export async function submit(c: Context<AppEnv>, submission: Submission): Promis
     engineReason: submission.engineReason ?? null,
     maxAttempts: platform.config.maxAttempts,
     concurrentLimit: limitsFor(c).concurrentJobs,
-    webhookUrl: submission.webhookUrl ?? null,
+    webhook,
     now: platform.clock(),
     ...(idempotencyKey === undefined
       ? {}
@@ -102,6 +130,7 @@ export async function submit(c: Context<AppEnv>, submission: Submission): Promis
   }).catch(refusal);
   if (!replayed) {
     await platform.coordinator.notify(job.id);
+    if (webhook) await platform.webhooks.kick(job.id);
     await platform.dispatch.queued({ id: job.id, kind: job.kind, priority: job.priority });
   }
   return { job, replayed };
@@ -141,7 +170,6 @@ export async function acceptJob<R extends { options: { priority: number }; webho
     priority: request.options.priority,
     engine: routed.engine,
     engineReason: routed.reason,
-    webhookUrl: request.webhook_url ?? null,
   });
   return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
 }

@@ -93,6 +93,7 @@ export function applyPreset(preset: PresetBody, body: ConvertBody): Record<strin
   const merged: Record<string, unknown> = { input: body.input, preset: body.preset, output, options };
   if (operations.length > 0) merged.operations = operations;
   if (body.webhook_url !== undefined) merged.webhook_url = body.webhook_url;
+  if (body.webhook_events !== undefined) merged.webhook_events = body.webhook_events;
   return dropUndefined(merged);
 }
 

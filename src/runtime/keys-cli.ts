@@ -75,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
       const created = await createKey(db, { name: values.name!, scopes, now: Date.now() });
       console.log(created.key);
       console.error(`created key ${created.id} (${created.scopes.join(' ')}); it is shown only now`);
+      console.error(`its webhook signing secret (Standard Webhooks), also shown only now: ${created.webhookSecret}`);
     } else if (command === 'list') {
       console.log(table(await listKeys(db)));
     } else {

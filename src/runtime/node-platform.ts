@@ -11,6 +11,9 @@ import { uuidv7 } from 'uuidv7';
 import { WASM_EXCLUDED } from '../../wasm/capabilities.js';
 import { createWasmEngine, type WasmEngine } from '../../wasm/node-engine.js';
 import { loadConfig, loadFleetConfig, type Config } from '../config.js';
+import { createBreakers } from '../delivery/breakers.js';
+import { createDispatcher } from '../delivery/dispatcher.js';
+import { caFromEnv, nodeOutbound } from '../delivery/node-outbound.js';
 import { EngineError, type Engine, type EngineCapabilities, type ProbeResult } from '../engine/engine.js';
 import { vmafFromEnv } from '../engine/libvmaf.js';
 import { createNativeEngine } from '../engine/native.js';
@@ -29,6 +32,7 @@ import type { EngineProfile } from '../media/routing.js';
 import { consoleLogger, type LocalFiles, type Logger, type Platform } from '../platform.js';
 import { bootstrapAdminKey, hasActiveKey, NO_KEY_HINT } from '../security/api-keys.js';
 import { createMemoryLimiter } from '../security/memory-limiter.js';
+import { guardedBlobStore } from '../storage/guarded.js';
 import { createLocalBlobStore } from '../storage/local.js';
 import { LocalPathError, resolveLocalPath } from '../storage/local-path.js';
 import { openLibsql, type OpenedDb } from './libsql.js';
@@ -72,7 +76,8 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
   if (config.bootstrapAdminKey) await bootstrapAdminKey(db, config.bootstrapAdminKey, clock());
   else if (!(await hasActiveKey(db))) log.warn(NO_KEY_HINT);
 
-  const blobs = createLocalBlobStore(blobRoot);
+  const breakers = createBreakers(config.breakers);
+  const blobs = guardedBlobStore(createLocalBlobStore(blobRoot), breakers.get('blobs'));
   const coordinator = createLocalCoordinator();
   const engine = createNativeEngine({
     ...(env.FFMPEG_PATH ? { ffmpegPath: env.FFMPEG_PATH } : {}),
@@ -92,6 +97,10 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
       : null;
   const engines = createEngineSet(engine, wasm, log);
   const owner = `${hostname()}:${process.pid}:${uuidv7().slice(-12)}`;
+  // Webhooks: the dispatcher in this process, through the SSRF-guarded client (src/delivery/).
+  const outbound = nodeOutbound({ policy: config.outbound, limits: config.outboundLimits, ca: await caFromEnv(env) });
+  const dispatcher = createDispatcher({ db, outbound, breakers, config, clock, log, owner });
+  dispatcher.start();
   const inputs = storageInputs(blobs, config.localRoot ? localInputs(config.localRoot) : undefined);
   const attempts: AttemptDeps = {
     db,
@@ -99,7 +108,10 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     config,
     clock,
     log,
-    changed: (jobId) => void coordinator.notify(jobId),
+    changed: (jobId) => {
+      void coordinator.notify(jobId);
+      dispatcher.kick();
+    },
     watch: (jobId, signal) => coordinator.subscribe(jobId, signal),
   };
   const files = fileWorkspace({
@@ -147,6 +159,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
       run: (job, shutdown) => runAttempt(attempts, files, job, { shutdown }).done,
       changed: async (ids) => {
         for (const id of ids) await coordinator.notify(id);
+        dispatcher.kick();
       },
     }),
   );
@@ -173,6 +186,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     coordinator,
     limiter: createMemoryLimiter(clock),
     dispatch: pool,
+    webhooks: { kick: async () => dispatcher.kick(), outbound, breakers },
     pool,
     ...(fleet ? { readiness: [fleet.readiness] } : {}),
     engine,
@@ -192,6 +206,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     log,
     async close(graceMs = 25_000) {
       await pool.stop(graceMs);
+      await dispatcher.stop();
       await wasm?.close();
       opened.client.close();
       await rm(tmpRoot, { recursive: true, force: true });

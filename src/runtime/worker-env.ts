@@ -21,6 +21,17 @@ export interface JobMessage {
   id: string;
 }
 
+/** A message on the WEBHOOKS queue: a job that may have a delivery due (D1 holds the deliveries). */
+export interface WebhookMessage {
+  job_id: string;
+}
+
+/** The queue the WEBHOOKS binding sends to (wrangler.toml); the consumer tells the two queues apart by name. */
+export const WEBHOOK_QUEUE = 'ffedge-webhooks';
+
+/** The longest delay a Queues message can have (12 h): a retry due later is re-sent when this one arrives. */
+export const MAX_QUEUE_DELAY_S = 43_200;
+
 /** The string-valued entries of env: `[vars]` and secrets, without the bindings. */
 export function varsOf(env: object): Record<string, string> {
   return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));

@@ -15,9 +15,12 @@ import type { Db } from '../db/client.js';
 import * as schema from '../db/schema.js';
 import { consoleLogger, type Limiter, type Platform } from '../platform.js';
 import { bootstrapAdminKey } from '../security/api-keys.js';
+import { createBreakers } from '../delivery/breakers.js';
+import { guardedBlobStore } from '../storage/guarded.js';
 import { createR2BlobStore } from '../storage/r2.js';
 import { createDurableCoordinator } from './worker-coordinator.js';
 import { createWorkerEngines } from './worker-engines.js';
+import { workerWebhooks } from './worker-webhooks.js';
 import { varsOf, type JobMessage, type WorkerEnv } from './worker-env.js';
 
 function durableLimiter(namespace: DurableObjectNamespace<RateLimiter>): Limiter {
@@ -33,10 +36,11 @@ export function createWorkerPlatform(env: WorkerEnv): Platform {
   // `local:` inputs name files on a server's disk; a Worker has none, whatever the variables say.
   const config = { ...loadConfig(varsOf(env)), localRoot: null };
   const engines = createWorkerEngines(env, consoleLogger);
+  const breakers = createBreakers(config.breakers);
   return {
     runtime: 'workers',
     db: drizzle(env.DB, { schema }) as unknown as Db,
-    blobs: createR2BlobStore(env.BLOBS),
+    blobs: guardedBlobStore(createR2BlobStore(env.BLOBS), breakers.get('blobs')),
     coordinator: createDurableCoordinator(env.JOB_COORDINATOR),
     limiter: durableLimiter(env.RATE_LIMITER),
     dispatch: {
@@ -44,6 +48,7 @@ export function createWorkerPlatform(env: WorkerEnv): Platform {
         await env.JOBS.send({ id: job.id } satisfies JobMessage, { contentType: 'json' });
       },
     },
+    webhooks: workerWebhooks(env, config, breakers, consoleLogger),
     engines: () => engines.capabilities(),
     routing: () => engines.profiles(),
     config,

@@ -7,14 +7,18 @@
  * runs it. A message is acknowledged once the coordinator has the job (or found it no longer queued); if the
  * coordinator could not be reached, the message is retried, so a job is never acknowledged without an owner.
  *
- * `scheduled` (a Cron Trigger) is the safety net: expired leases anywhere, and queued jobs whose message was lost
- * (src/runtime/worker-sweeper.ts).
+ * It consumes the WEBHOOKS queue too (src/runtime/worker-webhooks.ts): each message is a job whose webhook deliveries
+ * may be due.
+ *
+ * `scheduled` (a Cron Trigger) is the safety net: expired leases anywhere, queued jobs whose message was lost
+ * (src/runtime/worker-sweeper.ts), and webhook deliveries a lost message left due.
  */
 import { problems } from '../problems.js';
 import { consoleLogger } from '../platform.js';
-import type { JobMessage, WorkerEnv } from './worker-env.js';
+import { WEBHOOK_QUEUE, type JobMessage, type WorkerEnv } from './worker-env.js';
 import { createWorkerApp, type WorkerApp } from './worker-platform.js';
 import { sweepJobs } from './worker-sweeper.js';
+import { consumeWebhooks, sweepWebhooks } from './worker-webhooks.js';
 
 export { JobCoordinator } from '../../durable-objects/job-coordinator.js';
 export { RateLimiter } from '../../durable-objects/rate-limiter.js';
@@ -46,6 +50,18 @@ export default {
   },
 
   async queue(batch, env) {
+    if (batch.queue === WEBHOOK_QUEUE) {
+      const { platform } = workerFor(env);
+      await consumeWebhooks(batch, env, {
+        db: platform.db,
+        outbound: platform.webhooks.outbound,
+        breakers: platform.webhooks.breakers,
+        config: platform.config,
+        clock: platform.clock,
+        log: platform.log,
+      });
+      return;
+    }
     await Promise.all(
       batch.messages.map(async (message) => {
         const id = (message.body as Partial<JobMessage> | null)?.id;
@@ -70,5 +86,7 @@ export default {
     const { platform } = workerFor(env);
     const swept = await sweepJobs({ db: platform.db, queue: env.JOBS, coordinator: platform.coordinator, now: platform.clock() });
     if (swept.requeued.length + swept.failed.length + swept.redispatched.length > 0) platform.log.info('jobs swept', swept);
+    const webhooks = await sweepWebhooks(platform.db, env, platform.clock());
+    if (webhooks > 0) platform.log.info('webhook deliveries re-sent', { jobs: webhooks });
   },
 } satisfies ExportedHandler<WorkerEnv, JobMessage>;

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { QUALITY_METRICS, SCALE_MODES, VMAF_MODELS } from '../media/quality.js';
-import { StorageUri } from './values.js';
+import { StorageUri, WebhookEvents, WebhookUrl } from './values.js';
 
 /**
  * The body of POST /api/v1/analyze: compare a distorted file with its reference. rendiff's `{ input, reference,
@@ -48,7 +48,8 @@ export const AnalyzeRequestSchema = z
       .default('bicubic')
       .openapi({ description: "bicubic: an input of another size is scaled to the reference's size; none: such inputs are refused" }),
     options: AnalyzeOptionsSchema.prefault({}),
-    webhook_url: z.string().max(2048).url().optional(),
+    webhook_url: WebhookUrl.optional(),
+    webhook_events: WebhookEvents.optional(),
   })
   .strict()
   .openapi('AnalyzeRequest');

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { AUDIO_CODECS, NAMED_RESOLUTIONS, OUTPUT_FORMATS, PICTURE_CODECS, SAMPLE_RATES, VIDEO_PRESETS } from '../media/formats.js';
 import { OperationSchema } from './operations.js';
-import { Bitrate, StorageUri } from './values.js';
+import { Bitrate, StorageUri, WebhookEvents, WebhookUrl } from './values.js';
 
 /**
  * Request bodies of POST /api/v1/convert and /api/v1/probe, and of presets. Shapes, enums and absolute bounds are
@@ -116,7 +116,8 @@ export const ConvertRequestSchema = z
     operations: Operations.optional(),
     // prefault runs the inner defaults when options is absent, so a parsed request always carries them.
     options: JobOptionsSchema.prefault({}),
-    webhook_url: z.string().max(2048).url().optional(),
+    webhook_url: WebhookUrl.optional(),
+    webhook_events: WebhookEvents.optional(),
   })
   .strict()
   .openapi('ConvertRequest');
@@ -132,7 +133,8 @@ export const ConvertBodySchema = z
     output: OutputOverrideSchema.optional(),
     operations: Operations.optional(),
     options: JobOptionsOverrideSchema.optional(),
-    webhook_url: z.string().max(2048).url().optional(),
+    webhook_url: WebhookUrl.optional(),
+    webhook_events: WebhookEvents.optional(),
   })
   .strict()
   .superRefine((body, ctx) => {
@@ -155,7 +157,10 @@ export const PresetBodySchema = z
   .strict()
   .openapi('PresetBody');
 
-export const ProbeRequestSchema = z.object({ input: StorageUri }).strict().openapi('ProbeRequest');
+export const ProbeRequestSchema = z
+  .object({ input: StorageUri, webhook_url: WebhookUrl.optional(), webhook_events: WebhookEvents.optional() })
+  .strict()
+  .openapi('ProbeRequest');
 
 /** A convert request after parsing (defaults applied). */
 export type ConvertRequest = z.infer<typeof ConvertRequestSchema>;

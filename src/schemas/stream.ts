@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { NAMED_RESOLUTIONS, VIDEO_PRESETS } from '../media/formats.js';
 import { LADDER_CODECS, SEGMENT_FORMATS, STREAM_AUDIO_CODECS, STREAM_FORMATS, STREAM_OPERATIONS } from '../media/stream-formats.js';
 import { OperationSchema } from './operations.js';
-import { Bitrate, StorageUri } from './values.js';
+import { Bitrate, StorageUri, WebhookEvents, WebhookUrl } from './values.js';
 
 /**
  * The body of POST /api/v1/stream: one input packaged for adaptive streaming (HLS, DASH, or CMAF: one set of fMP4
@@ -106,7 +106,8 @@ export const StreamRequestSchema = z
     quality: StreamQualitySchema.optional(),
     thumbnails: z.union([ThumbnailTrackSchema, z.literal(false)]).default(false),
     options: StreamOptionsSchema.prefault({}),
-    webhook_url: z.string().max(2048).url().optional(),
+    webhook_url: WebhookUrl.optional(),
+    webhook_events: WebhookEvents.optional(),
   })
   .strict()
   .openapi('StreamRequest');
@@ -124,7 +125,8 @@ export const RendiffStreamSchema = z
       .optional(),
     segment_duration: z.number().int().min(1).max(10).optional(),
     options: z.object({ priority: z.number().int().min(-10).max(10).optional() }).strict().optional(),
-    webhook_url: z.string().max(2048).url().optional(),
+    webhook_url: WebhookUrl.optional(),
+    webhook_events: WebhookEvents.optional(),
   })
   .strict()
   .openapi('RendiffStreamRequest');
@@ -151,5 +153,6 @@ export function toStreamRequest(body: RendiffStream): StreamRequest {
     ladder: (body.variants ?? RENDIFF_VARIANTS).map((variant) => ({ resolution: variant.resolution, video: { codec: 'h264', bitrate: variant.bitrate } })),
     ...(body.options?.priority !== undefined ? { options: { priority: body.options.priority } } : {}),
     ...(body.webhook_url ? { webhook_url: body.webhook_url } : {}),
+    ...(body.webhook_events ? { webhook_events: body.webhook_events } : {}),
   });
 }

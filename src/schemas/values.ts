@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { BitrateParseError, parseBitrate } from '../media/bitrate.js';
 import { MAX_TIME_S, TimeParseError, parseTimeSeconds } from '../media/time.js';
 import { TEXT_PROBLEM_MESSAGES, textProblem } from '../media/text.js';
+import { WEBHOOK_EVENTS } from '../delivery/events.js';
 
 /** Value types shared by the request schemas: storage URIs, times, bitrates, bounded decimals and free text. */
 
@@ -20,6 +21,20 @@ export const Bitrate = z
     z.string().max(32).superRefine(reportParseError((text) => parseBitrate(text, BITRATE_CEILING))),
   ])
   .openapi({ description: 'Bits per second: an integer, or a decimal with k, M or G', example: '2.5M' });
+
+/** Where a job's webhooks go; checked against the SSRF guard at submission (src/api/submit.ts). */
+export const WebhookUrl = z
+  .string()
+  .max(2048)
+  .url()
+  .openapi({ description: 'An https URL that gets the signed job events (Standard Webhooks)', example: 'https://example.com/hooks/ffedge' });
+
+export const WebhookEvents = z
+  .array(z.enum(WEBHOOK_EVENTS))
+  .min(1)
+  .max(WEBHOOK_EVENTS.length)
+  .refine((events) => new Set(events).size === events.length, 'an event is named twice')
+  .openapi({ description: 'The events webhook_url gets (default: job.completed, job.failed, job.cancelled)' });
 
 export const TimeValue = z
   .union([

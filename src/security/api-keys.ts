@@ -6,6 +6,7 @@
 import { asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { apiKeys, type ApiKey } from '../db/schema.js';
+import { newWebhookSecret } from '../delivery/signing.js';
 
 export const SCOPES = ['jobs:read', 'jobs:write', 'keys:manage', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -52,6 +53,8 @@ export interface CreatedKey {
   id: string;
   /** Shown once; never stored. */
   key: string;
+  /** The key's webhook signing secret (`whsec_...`): shown once, rotated with POST /api/v1/webhooks/secret. */
+  webhookSecret: string;
   name: string;
   scopes: Scope[];
 }
@@ -63,6 +66,7 @@ export async function createKey(
   const id = randomBase32(16);
   const secret = randomSecret();
   const scopes = init.scopes ?? DEFAULT_SCOPES;
+  const webhookSecret = newWebhookSecret();
   await db.insert(apiKeys).values({
     id,
     name: init.name,
@@ -70,8 +74,9 @@ export async function createKey(
     scopes,
     tier: init.tier ?? 'standard',
     createdAt: init.now,
+    webhookSecret,
   });
-  return { id, key: `ffe_${id}_${secret}`, name: init.name, scopes };
+  return { id, key: `ffe_${id}_${secret}`, webhookSecret, name: init.name, scopes };
 }
 
 /**
@@ -84,13 +89,14 @@ export async function bootstrapAdminKey(db: Db, value: string, now: number): Pro
   const secretHash = await hashSecret(parsed.secret);
   await db
     .insert(apiKeys)
-    .values({ id: parsed.id, name: 'bootstrap admin', secretHash, scopes: ['admin'], createdAt: now })
+    // Its webhook secret is made here and not shown: POST /api/v1/webhooks/secret makes one to see.
+    .values({ id: parsed.id, name: 'bootstrap admin', secretHash, scopes: ['admin'], createdAt: now, webhookSecret: newWebhookSecret() })
     .onConflictDoUpdate({ target: apiKeys.id, set: { secretHash, scopes: ['admin'], revokedAt: null } });
   return parsed.id;
 }
 
 /** A key as operators see it (`keys list`): everything but the secret's hash. */
-export type KeySummary = Omit<ApiKey, 'secretHash'>;
+export type KeySummary = Omit<ApiKey, 'secretHash' | 'webhookSecret' | 'webhookSecretPrevious' | 'webhookSecretPreviousUntil'>;
 
 export async function listKeys(db: Db): Promise<KeySummary[]> {
   return db
@@ -139,6 +145,10 @@ const lookupColumns = {
   tier: sql<string>`coalesce(${apiKeys.tier}, '')`,
   createdAt: sql<number>`coalesce(${apiKeys.createdAt}, 0)`,
   revokedAt: apiKeys.revokedAt,
+  // A key made before webhook secrets existed has none: '' stands in so both paths yield the same nulls.
+  webhookSecret: sql<string | null>`coalesce(${apiKeys.webhookSecret}, '')`.mapWith((v: string) => (v === '' ? null : v)),
+  webhookSecretPrevious: apiKeys.webhookSecretPrevious,
+  webhookSecretPreviousUntil: apiKeys.webhookSecretPreviousUntil,
 };
 
 /**
