@@ -27,7 +27,7 @@ function workersProject(options: { name: string; include: string[]; runJobs: boo
                   ],
                 }
               : {
-                  queueProducers: { JOBS: { queueName: 'ffedge-jobs-parked' } },
+                  queueProducers: { JOBS: { queueName: 'ffedge-jobs-parked' }, WEBHOOKS: { queueName: 'ffedge-webhooks-parked' } },
                   // No wasm Worker here: routing sees the native engine only.
                   serviceBindings: { WASM: () => new Response('no wasm engine in this project', { status: 503 }) },
                 }),
@@ -43,6 +43,10 @@ function workersProject(options: { name: string; include: string[]; runJobs: boo
               FFEDGE_LEASE_MS: '3000',
               FFEDGE_WORKER_TOKEN: native.token,
               FFEDGE_TRANSCODER_LOCAL_URL: native.url,
+              // The webhook receiver of the workers-jobs project is plain http on 127.0.0.1 (webhook-receiver.setup.ts).
+              ...(options.runJobs
+                ? { FFEDGE_OUTBOUND_ALLOW_HTTP: '1', FFEDGE_OUTBOUND_ALLOW_LOOPBACK: '1', FFEDGE_OUTBOUND_PORTS: '*', FFEDGE_WEBHOOK_BACKOFF_MS: '50', FFEDGE_WEBHOOK_BACKOFF_CAP_MS: '100' }
+                : {}),
               TEST_MIGRATIONS: await readD1Migrations(migrationsDir),
             },
           },
@@ -54,7 +58,7 @@ function workersProject(options: { name: string; include: string[]; runJobs: boo
       include: options.include,
       globalSetup: [
         './test/workers/native-worker.setup.ts',
-        ...(options.runJobs ? ['./test/workers/wasm-worker.setup.ts', './test/workers/jobs/media.setup.ts'] : []),
+        ...(options.runJobs ? ['./test/workers/wasm-worker.setup.ts', './test/workers/jobs/media.setup.ts', './test/workers/jobs/webhook-receiver.setup.ts'] : []),
       ],
       setupFiles: ['./test/workers/setup.ts'],
       testTimeout: 60_000,

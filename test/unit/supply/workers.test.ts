@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { Miniflare } from 'miniflare';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -27,7 +28,7 @@ describe('Workers build', () => {
     await expect(wrangler([...args, '--check'])).resolves.toMatchObject({ stdout: expect.stringMatching(/up to date/) });
   });
 
-  it('the API Worker bundle imports no node: module', { timeout: 120_000 }, async () => {
+  it('the API Worker bundle imports no node: module and starts in workerd', { timeout: 120_000 }, async () => {
     const outdir = await mkdtemp(join(tmpdir(), 'ffedge-bundle-'));
     try {
       await wrangler(['deploy', '--dry-run', '--outdir', outdir]);
@@ -37,6 +38,22 @@ describe('Workers build', () => {
       expect([...new Set(specifiers)].filter((name) => !ALLOWED_NODE_IMPORTS.includes(name))).toEqual([]);
       // The check itself sees an import where there is one.
       expect([...'import { x } from "node:fs";'.matchAll(/(?:from\s*|import\s*\(\s*|require\s*\(\s*)["'](node:[\w/]+)["']/g)]).toHaveLength(1);
+
+      // The bundle starts in workerd: nothing at its global scope does what workerd allows only inside a handler
+      // (a library that aborted an AbortController as it loaded kept `wrangler dev` from starting once).
+      const toml = await readFile(join(ROOT, 'wrangler.toml'), 'utf8');
+      const runtime = new Miniflare({
+        modules: true,
+        scriptPath: join(outdir, 'worker.js'),
+        modulesRoot: outdir,
+        compatibilityDate: /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)![1]!,
+        compatibilityFlags: JSON.parse(/^compatibility_flags\s*=\s*(\[[^\]]*\])/m.exec(toml)![1]!) as string[],
+      });
+      try {
+        expect((await runtime.dispatchFetch('http://localhost/health/live')).status).toBeGreaterThan(0);
+      } finally {
+        await runtime.dispose();
+      }
     } finally {
       await rm(outdir, { recursive: true, force: true });
     }

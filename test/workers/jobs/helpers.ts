@@ -26,7 +26,7 @@ export function media(name: 'small' | 'long' | 'crf40' | 'ladder'): Uint8Array<A
   return Uint8Array.from(atob(inject('media')[name]), (c) => c.charCodeAt(0));
 }
 
-export async function newKey(): Promise<{ key: string; id: string }> {
+export async function newKey(): Promise<{ key: string; id: string; webhookSecret: string }> {
   return createKey(db, { name: 'jobs', now: Date.now() });
 }
 
