@@ -19,7 +19,7 @@ import type { ProbeResult } from '../engine/engine.js';
 import type { ConvertRequest } from '../schemas/convert.js';
 import type { Operation, OperationType } from '../schemas/operations.js';
 import { audioEncoding, normaliseOutput, videoEncoding, type NormalisedOutput } from './encode.js';
-import { FORMATS, PROBE_CODEC_NAMES, holdsAudio, isAudioOnly, isIndirectInputFormat, isVideoCodec, type FormatSpec } from './formats.js';
+import { FORMATS, PROBE_CODEC_NAMES, holdsAudio, isAudioOnly, isIndirectInputFormat, isVideoCodec, type FormatSpec, type NamedResolution } from './formats.js';
 import { GraphBuilder, StreamPipe, filter, renderFilters, renderGraph } from './graph.js';
 import { inputsOf, type PlanInput } from './inputs.js';
 import {
@@ -38,6 +38,7 @@ import {
 } from './ops/context.js';
 import { OPERATIONS, REPEATABLE } from './ops/index.js';
 import { applyOutputResolution, evenFrame, outputRateArgs } from './output-video.js';
+import { compute as resized } from './ops/resize.js';
 import type { PlanProblem } from './problems.js';
 
 export type { PlanProblem, PlanProblemCode } from './problems.js';
@@ -100,6 +101,15 @@ export interface ConvertPlan {
   requirements: PlanRequirements;
 }
 
+/**
+ * A preview of the job (the browser preview page, wasm/browser/): the same runs cut to the first `durationS` seconds
+ * of the output, and a video frame brought down to `size` when it is larger. Everything else is the job's argv.
+ */
+export interface PreviewCut {
+  durationS: number;
+  size: NamedResolution;
+}
+
 export function isPlanProblems(result: ConvertPlan | PlanProblem[]): result is PlanProblem[] {
   return Array.isArray(result);
 }
@@ -109,7 +119,7 @@ export function isPlanProblems(result: ConvertPlan | PlanProblem[]): result is P
  * values), so that a request is refused at submission rather than after its inputs were fetched (audit #13).
  */
 export function validateConvert(req: ConvertRequest, limits: Limits): PlanProblem[] {
-  return compose(req, null, limits, {}, 'final', null).problems;
+  return compose(req, null, limits, {}, 'final', null, null).problems;
 }
 
 /**
@@ -121,11 +131,12 @@ export function planConvert(
   probes: ProbeResult | readonly ProbeResult[],
   limits: Limits,
   measurements: Measurements = {},
+  preview: PreviewCut | null = null,
 ): ConvertPlan | PlanProblem[] {
   const all = Array.isArray(probes) ? (probes as readonly ProbeResult[]) : [probes as ProbeResult];
   const count = inputsOf(req).length;
   if (all.length !== count) throw new Error(`planConvert needs ${count} probes, got ${all.length}`);
-  return build(req, all, limits, measurements);
+  return build(req, all, limits, measurements, preview);
 }
 
 /**
@@ -134,12 +145,18 @@ export function planConvert(
  * estimates at submission. Its arguments are not meant to run: stream indexes and frame sizes are unknown.
  */
 export function planShape(req: ConvertRequest, limits: Limits): ConvertPlan | PlanProblem[] {
-  return build(req, null, limits, {});
+  return build(req, null, limits, {}, null);
 }
 
-function build(req: ConvertRequest, all: readonly ProbeResult[] | null, limits: Limits, measurements: Measurements): ConvertPlan | PlanProblem[] {
+function build(
+  req: ConvertRequest,
+  all: readonly ProbeResult[] | null,
+  limits: Limits,
+  measurements: Measurements,
+  preview: PreviewCut | null,
+): ConvertPlan | PlanProblem[] {
   const inputs = inputsOf(req);
-  const final = compose(req, all, limits, measurements, 'final', null);
+  const final = compose(req, all, limits, measurements, 'final', null, preview);
   if (final.problems.length > 0) return final.problems;
 
   const passes: PlanPass[] = [];
@@ -148,7 +165,7 @@ function build(req: ConvertRequest, all: readonly ProbeResult[] | null, limits: 
   const filters = new Set(final.filters);
   const muxers = new Set([final.muxer]);
   if (final.measuring.audio || final.measuring.video) {
-    const measure = compose(req, all, limits, measurements, 'measure', final.measuring);
+    const measure = compose(req, all, limits, measurements, 'measure', final.measuring, preview);
     // Measuring video decodes and filters every frame; measuring loudness only the audio.
     const weight = final.measuring.video ? 0.4 : 0.15;
     passes.push({ kind: 'measure', args: measure.args, expectedDurationS: measure.measuring.durationS, weight });
@@ -200,10 +217,11 @@ function compose(
   measurements: Measurements,
   mode: PassMode,
   only: { audio: boolean; video: boolean } | null,
+  preview: PreviewCut | null,
 ): Composition {
   const { c, problems, output } = composeStages(req, probes, limits, measurements, mode, only);
-  if (mode === 'measure') return renderMeasure(c, problems);
-  return finishFinal(c, req, output, problems);
+  if (mode === 'measure') return renderMeasure(c, problems, preview);
+  return finishFinal(c, req, output, problems, preview);
 }
 
 /** The state after every operation of a request was applied to its streams, for planners that render it their way. */
@@ -435,7 +453,7 @@ function defaultTarget(format: FormatSpec): OutputTarget {
 
 // -------------------------------------------------------------------------------------------- final run
 
-function finishFinal(c: Composer, req: ConvertRequest, output: NormalisedOutput, problems: PlanProblem[]): Composition {
+function finishFinal(c: Composer, req: ConvertRequest, output: NormalisedOutput, problems: PlanProblem[], preview: PreviewCut | null): Composition {
   const format = c.format;
   const video = c.video;
   const audio = c.audio;
@@ -486,6 +504,7 @@ function finishFinal(c: Composer, req: ConvertRequest, output: NormalisedOutput,
   if (video && !videoCopy) {
     const mainVideo = firstStream(main, 'video');
     if (mainVideo?.codec) c.decoders.add(mainVideo.codec);
+    if (preview) shrinkForPreview(video, preview);
     if (videoEncoder && isVideoCodec(videoEncoder.codec)) evenFrame(video);
     if (format.name === 'gif') gifPalette(c, video);
   }
@@ -532,6 +551,7 @@ function finishFinal(c: Composer, req: ConvertRequest, output: NormalisedOutput,
   // A keyframe cut copied from before its start point would otherwise begin at a negative time.
   if (c.cut === 'keyframe' && (videoCopy || audioCopy)) args.push('-avoid_negative_ts', 'make_zero');
   args.push(...c.outputArgs);
+  if (preview) args.push(...previewDurationArgs(preview));
   const muxer = c.output.stills ? 'image2' : format.muxer;
   args.push(...muxerArgs(muxer), ...c.output.args, '-f', muxer, c.output.target);
 
@@ -540,7 +560,7 @@ function finishFinal(c: Composer, req: ConvertRequest, output: NormalisedOutput,
     args,
     outputs: c.output.files,
     files: c.files,
-    expectedDurationS: c.output.timed ? c.duration : null,
+    expectedDurationS: c.output.timed ? previewDuration(c.duration, preview) : null,
     streamCopy: allCopy,
     encoders: [videoCopy ? null : videoEncoder?.encoder, audioCopy ? null : audioEncoder?.encoder].filter((name): name is string => !!name),
     decoders: [...c.decoders],
@@ -572,6 +592,26 @@ function gifPalette(c: Composer, video: VideoPipe): void {
   video.continueFrom(out);
 }
 
+/** The preview's smaller frame, by the resize operation's own rule (never larger than the frame it gets). */
+function shrinkForPreview(video: VideoPipe, preview: PreviewCut): void {
+  const { width, height } = video.frame;
+  if (width === null || height === null) return;
+  const smaller = resized({ type: 'resize', size: preview.size }, width, height);
+  if (smaller.filters.length === 0) return;
+  video.add(...smaller.filters);
+  video.frame = { ...video.frame, width: smaller.width, height: smaller.height };
+}
+
+/** An output option: ffmpeg stops writing after this much of the output's timeline. */
+function previewDurationArgs(preview: PreviewCut): string[] {
+  return ['-t', String(preview.durationS)];
+}
+
+function previewDuration(durationS: number | null, preview: PreviewCut | null): number | null {
+  if (!preview || durationS === null) return durationS;
+  return Math.min(durationS, preview.durationS);
+}
+
 function muxerArgs(muxer: string): string[] {
   // Moves the index to the front so players can start before the whole file has arrived.
   if (muxer === 'mp4' || muxer === 'mov' || muxer === 'ipod') return ['-movflags', '+faststart'];
@@ -582,13 +622,15 @@ function muxerArgs(muxer: string): string[] {
 
 // ------------------------------------------------------------------------------------------ measuring run
 
-function renderMeasure(c: Composer, problems: PlanProblem[]): Composition {
+function renderMeasure(c: Composer, problems: PlanProblem[], preview: PreviewCut | null): Composition {
   const streams = renderStreams(c);
   const args = [...renderInputs(c), ...streams.head, ...streams.maps];
   if (streams.videoFilters) args.push('-vf', streams.videoFilters);
   if (!c.video) args.push('-vn');
   if (streams.audioFilters) args.push('-af', streams.audioFilters);
   if (!c.audio) args.push('-an');
+  // A preview measures the part it plays, which is all the preview's encode gets to hear or see.
+  if (preview) args.push(...previewDurationArgs(preview));
   // The null muxer writes nothing (it opens no file), so '-' is only a placeholder name.
   args.push('-f', 'null', '-');
   for (const pipe of [c.video, c.audio]) {

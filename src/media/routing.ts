@@ -153,7 +153,11 @@ export function routeJob(request: RouteRequest, engines: readonly EngineProfile[
   return { ok: true, engine: best.engine, reason, expectedMs: best.expectedMs, candidates };
 }
 
-function assess(engine: EngineProfile, requirements: Requirements, profile: JobProfile): Candidate {
+/**
+ * The encoders, decoders, filters and muxers of `requirements` an engine lacks, each with the reason (its known
+ * failure when it lists the name but cannot run it). Also what the browser preview checks before it starts.
+ */
+export function missingCapabilities(engine: Pick<EngineProfile, 'capabilities' | 'excluded'>, requirements: Requirements): Missing[] {
   const missing: Missing[] = [];
   for (const [key, kind] of KINDS) {
     const has = new Set(engine.capabilities[key]);
@@ -163,6 +167,11 @@ function assess(engine: EngineProfile, requirements: Requirements, profile: JobP
       missing.push({ kind, name, reason: excluded ? `no working ${kind} ${name} (${excluded.reason})` : `no ${kind} ${name}` });
     }
   }
+  return missing;
+}
+
+function assess(engine: EngineProfile, requirements: Requirements, profile: JobProfile): Candidate {
+  const missing = missingCapabilities(engine, requirements);
   const memoryBytes = engine.memoryLimitBytes === null ? 0 : expectedMemoryBytes(profile);
   if (engine.memoryLimitBytes !== null && memoryBytes > engine.memoryLimitBytes) {
     missing.push({
