@@ -15,6 +15,7 @@ import { healthApi } from './api/health.js';
 import { jobsApi } from './api/jobs.js';
 import { rateLimit } from './api/middleware.js';
 import { presetsApi } from './api/presets.js';
+import { previewApi } from './api/preview.js';
 import { streamApi } from './api/stream.js';
 import { uploadsApi } from './api/uploads.js';
 import { webhooksApi } from './api/webhooks.js';
@@ -36,6 +37,7 @@ export function createApp(platform: Platform) {
   });
 
   app.route('/', healthApi);
+  app.route('/', previewApi);
   app.route('/api/v1', capabilitiesApi);
   app.route('/api/v1', uploadsApi);
   app.route('/api/v1', convertApi);

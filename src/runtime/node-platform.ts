@@ -7,6 +7,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { uuidv7 } from 'uuidv7';
 import { WASM_EXCLUDED } from '../../wasm/capabilities.js';
 import { createWasmEngine, type WasmEngine } from '../../wasm/node-engine.js';
@@ -36,6 +37,7 @@ import { guardedBlobStore } from '../storage/guarded.js';
 import { createLocalBlobStore } from '../storage/local.js';
 import { LocalPathError, resolveLocalPath } from '../storage/local-path.js';
 import { openLibsql, type OpenedDb } from './libsql.js';
+import { previewDir } from './preview-dir.js';
 
 export interface NodePlatform extends Platform {
   coordinator: LocalCoordinator;
@@ -55,6 +57,9 @@ export interface NodePlatformOptions {
   log?: Logger;
   clock?: () => number;
 }
+
+/** The repository's dist/preview, wherever the process was started from. */
+const DEFAULT_PREVIEW_DIR = fileURLToPath(new URL('../../dist/preview', import.meta.url));
 
 export async function createNodePlatform(options: NodePlatformOptions = {}): Promise<NodePlatform> {
   const env = options.env ?? process.env;
@@ -193,6 +198,8 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     wasm,
     workspace: tmpRoot,
     ...(config.localRoot ? { localFiles: localFiles(config.localRoot) } : {}),
+    // npm run build:preview (run by npm start) writes it; until then /preview answers 404.
+    previewAssets: previewDir(env.FFEDGE_PREVIEW_DIR ?? DEFAULT_PREVIEW_DIR),
     async engines() {
       return (await engines.available()).map((found) => found.capabilities);
     },
