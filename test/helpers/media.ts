@@ -35,3 +35,18 @@ export async function ffprobe(file: string): Promise<Probed> {
   const { stdout } = await run('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', file]);
   return JSON.parse(stdout) as Probed;
 }
+
+/** A clip whose left half is one flat colour and right half another (for reading pixels back after a crop). */
+export async function makeHalvesClip(file: string, options: { left: string; right: string; seconds?: number; size?: string }) {
+  const { left, right, seconds = 2, size = '640x360' } = options;
+  const [width, height] = size.split('x').map(Number) as [number, number];
+  const half = `${width / 2}x${height}`;
+  await run('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', `color=c=${left}:s=${half}:r=25:d=${seconds}`,
+    '-f', 'lavfi', '-i', `color=c=${right}:s=${half}:r=25:d=${seconds}`,
+    '-filter_complex', '[0:v][1:v]hstack=inputs=2[v]', '-map', '[v]',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+    file,
+  ]);
+}

@@ -1,0 +1,187 @@
+/**
+ * The preview page in headless Chromium against the real Node service: it converts a generated clip in the browser
+ * with the job's own plan (the <video> has the cut's duration and size; a pixel read back after a crop has the
+ * half's colour), names what ffmpeg.wasm cannot run before anything starts (VP9), then runs the job on the server,
+ * follows it to completed and downloads the output. Everything comes from the service's origin: no other host is
+ * asked for anything, and the page's CSP refuses nothing it needs.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildPreview } from '../../scripts/build-preview.js';
+import { launchBrowser } from '../helpers/browser.js';
+import { ffprobe, makeClip, makeHalvesClip } from '../helpers/media.js';
+import { startTestServer, type TestServer } from '../helpers/node-server.js';
+
+const ARTIFACTS = resolve(import.meta.dirname, '../../test-results');
+
+let built: string;
+let server: TestServer;
+let browser: Browser;
+let key: string;
+let clip720: string;
+let halves: string;
+
+beforeAll(async () => {
+  built = await mkdtemp(join(tmpdir(), 'ffedge-preview-'));
+  await buildPreview(built);
+  server = await startTestServer({ FFEDGE_PREVIEW_DIR: built, FFEDGE_CONCURRENT_JOBS: '20' });
+  key = await server.key();
+  clip720 = join(server.dir, 'clip720.mp4');
+  halves = join(server.dir, 'halves.mp4');
+  await makeClip(clip720, { seconds: 2, size: '1280x720', rate: 25 });
+  await makeHalvesClip(halves, { left: 'red', right: 'blue', seconds: 2 });
+  browser = await launchBrowser();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (built) await rm(built, { recursive: true, force: true });
+});
+
+interface Opened {
+  page: Page;
+  /** Requests to anything but the service (blob: and data: URLs aside). */
+  elsewhere: string[];
+  /** Console messages about the Content-Security-Policy. */
+  refused: string[];
+}
+
+async function open(file: string): Promise<Opened> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const opened: Opened = { page, elsewhere: [], refused: [] };
+  page.context().on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(server.url) && !/^(blob|data):/.test(url)) opened.elsewhere.push(url);
+  });
+  page.on('console', (message) => {
+    if (/Content.Security.Policy|Refused to/i.test(message.text())) opened.refused.push(message.text());
+  });
+  await page.goto(`${server.url}/preview`);
+  await page.fill('#key', key);
+  await page.dispatchEvent('#key', 'change');
+  await page.setInputFiles('#file', file);
+  return opened;
+}
+
+/** Waits for the preview of what the JSON box says now. */
+async function previewed(page: Page): Promise<{ duration: number; width: number; height: number }> {
+  await page.waitForFunction(
+    () => {
+      const state = (window as unknown as { ffedgePreview: { shown: string | null } }).ffedgePreview;
+      return document.body.dataset.preview === 'done' && state.shown === (document.getElementById('json') as HTMLTextAreaElement).value;
+    },
+    undefined,
+    { timeout: 90_000 },
+  );
+  expect(await page.getAttribute('body', 'data-preview')).toBe('done');
+  return page.evaluate(async () => {
+    const video = document.getElementById('video') as HTMLVideoElement;
+    if (video.readyState < 2) await new Promise((done) => video.addEventListener('loadeddata', done, { once: true }));
+    return { duration: video.duration, width: video.videoWidth, height: video.videoHeight };
+  });
+}
+
+/** The colour at the middle of the preview's frame at `time`, read back through a canvas. */
+async function pixel(page: Page, time: number): Promise<[number, number, number]> {
+  return page.evaluate(async (at) => {
+    const video = document.getElementById('video') as HTMLVideoElement;
+    video.currentTime = at;
+    await new Promise((done) => video.addEventListener('seeked', done, { once: true }));
+    const canvas = document.createElement('canvas');
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    const context = canvas.getContext('2d')!;
+    context.drawImage(video, 0, 0);
+    const [r, g, b] = context.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data;
+    return [r!, g!, b!] as [number, number, number];
+  }, time);
+}
+
+describe('browser preview', () => {
+  it('converts the first seconds in the browser with the job plan, at the preview size', async () => {
+    const { page, elsewhere, refused } = await open(clip720);
+    await page.waitForSelector('body[data-core="ready"]', { timeout: 60_000 });
+    await page.selectOption('#format', 'mp4');
+    await page.selectOption('#vcodec', 'h264');
+    // An exact cut: re-encoded (a job that copies its streams is previewed as a copy, at the input's size).
+    await page.fill('#trim-start', '0.5');
+    const shown = await previewed(page);
+    // 1.5 s are left of the 2 s clip, less than the 3 s cut; 1280x720 comes down to the preview's 360p.
+    expect(shown.duration).toBeGreaterThan(1.3);
+    expect(shown.duration).toBeLessThan(1.8);
+    expect([shown.width, shown.height]).toEqual([640, 360]);
+    const argv = await page.textContent('#argv');
+    expect(argv).toContain('-c:v libx264');
+    expect(argv).toContain('-t 3');
+    expect(await page.getAttribute('body', 'data-checks')).toBe('ok');
+    expect(elsewhere).toEqual([]);
+    expect(refused).toEqual([]);
+    await page.close();
+  });
+
+  it('crops as the job would: the pixel read back is the kept half', async () => {
+    const { page, refused } = await open(halves);
+    await page.selectOption('#format', 'webm');
+    await page.selectOption('#vcodec', 'vp8');
+    await page.fill('#crop-width', '320');
+    await page.fill('#crop-height', '360');
+    await page.fill('#crop-x', '0');
+    await page.fill('#crop-y', '0');
+    const left = await previewed(page);
+    expect([left.width, left.height]).toEqual([320, 360]);
+    const [r, g, b] = await pixel(page, 0.5);
+    expect(r).toBeGreaterThan(200);
+    expect(g).toBeLessThan(60);
+    expect(b).toBeLessThan(60);
+
+    await page.fill('#crop-x', '320');
+    await previewed(page);
+    const [r2, g2, b2] = await pixel(page, 0.5);
+    expect(b2).toBeGreaterThan(200);
+    expect(r2).toBeLessThan(60);
+    expect(g2).toBeLessThan(60);
+    expect(refused).toEqual([]);
+    await page.close();
+  });
+
+  it('names VP9 as what ffmpeg.wasm cannot run, with the reason, before anything starts', async () => {
+    const { page } = await open(clip720);
+    await page.selectOption('#format', 'webm');
+    await page.selectOption('#vcodec', 'vp9');
+    await page.waitForSelector('body[data-checks="cannot"]');
+    const reason = await page.textContent('#checks li.cannot');
+    expect(reason).toContain('libvpx-vp9');
+    expect(reason).toContain('VP9 encoding crashes in ffmpeg.wasm');
+    expect(await page.isDisabled('#preview-button')).toBe(true);
+    // Nothing was converted for it.
+    expect(await page.getAttribute('body', 'data-preview')).toBeNull();
+    await page.close();
+  });
+
+  it('runs the job on the server, follows it to completed and downloads the output', async () => {
+    const { page } = await open(halves);
+    await page.selectOption('#format', 'mp4');
+    await page.fill('#crop-width', '320');
+    await page.fill('#crop-height', '360');
+    await previewed(page);
+    await page.click('#run-button');
+    await page.waitForSelector('body[data-job="completed"]', { timeout: 90_000 });
+    await page.waitForSelector('#download:not([hidden])', { timeout: 30_000 });
+    expect(await page.textContent('#job-status')).toContain('completed');
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'preview.png'), fullPage: true });
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    const saved = join(server.dir, 'downloaded.mp4');
+    await download.saveAs(saved);
+    const probed = await ffprobe(saved);
+    const video = probed.streams.find((s) => s.codec_type === 'video')!;
+    expect([video.codec_name, video.width, video.height]).toEqual(['h264', 320, 360]);
+    expect(Number(probed.format.duration)).toBeCloseTo(2, 0);
+    await page.close();
+  });
+});
