@@ -5,7 +5,9 @@
  * follows it to completed and downloads the output. Everything comes from the service's origin: no other host is
  * asked for anything, and the page's CSP refuses nothing it needs.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { get, type IncomingHttpHeaders } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -42,6 +44,17 @@ afterAll(async () => {
   if (built) await rm(built, { recursive: true, force: true });
 });
 
+function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    get(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 interface Opened {
   page: Page;
   /** Requests to anything but the service (blob: and data: URLs aside). */
@@ -50,7 +63,7 @@ interface Opened {
   refused: string[];
 }
 
-async function open(file: string): Promise<Opened> {
+async function open(file: string | null): Promise<Opened> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const opened: Opened = { page, elsewhere: [], refused: [] };
   page.context().on('request', (request) => {
@@ -63,7 +76,7 @@ async function open(file: string): Promise<Opened> {
   await page.goto(`${server.url}/preview`);
   await page.fill('#key', key);
   await page.dispatchEvent('#key', 'change');
-  await page.setInputFiles('#file', file);
+  if (file) await page.setInputFiles('#file', file);
   return opened;
 }
 
@@ -149,15 +162,18 @@ describe('browser preview', () => {
   });
 
   it('names VP9 as what ffmpeg.wasm cannot run, with the reason, before anything starts', async () => {
-    const { page } = await open(clip720);
+    // The request first, then the file: the page never had anything it could preview.
+    const { page } = await open(null);
     await page.selectOption('#format', 'webm');
     await page.selectOption('#vcodec', 'vp9');
+    await page.setInputFiles('#file', clip720);
     await page.waitForSelector('body[data-checks="cannot"]');
     const reason = await page.textContent('#checks li.cannot');
     expect(reason).toContain('libvpx-vp9');
     expect(reason).toContain('VP9 encoding crashes in ffmpeg.wasm');
     expect(await page.isDisabled('#preview-button')).toBe(true);
-    // Nothing was converted for it.
+    // Nothing was converted for it, not even after the page's debounce of request changes.
+    await page.waitForTimeout(1_000);
     expect(await page.getAttribute('body', 'data-preview')).toBeNull();
     await page.close();
   });
@@ -183,5 +199,47 @@ describe('browser preview', () => {
     expect([video.codec_name, video.width, video.height]).toEqual(['h264', 320, 360]);
     expect(Number(probed.format.duration)).toBeCloseTo(2, 0);
     await page.close();
+  });
+});
+
+describe('serving the preview', () => {
+  it('redirects /preview to the page, which carries its CSP and is revalidated by ETag', async () => {
+    const redirect = await server.fetch('/preview', { redirect: 'manual' });
+    expect(redirect.status).toBe(308);
+    expect(redirect.headers.get('location')).toBe('/preview/');
+    const page = await server.fetch('/preview/');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toMatch(/default-src 'none'; script-src 'self' 'wasm-unsafe-eval'/);
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    expect(await page.text()).toContain('<script type="module" src="preview.js">');
+    const again = await server.fetch('/preview/', { headers: { 'if-none-match': page.headers.get('etag')! } });
+    expect(again.status).toBe(304);
+  });
+
+  it('sends the core gzip as built, cached for a year under its version', async () => {
+    // node:http, which leaves the body as sent (fetch would decompress it).
+    const res = await rawGet(`${server.url}/preview/core/0.12.10/ffmpeg-core.wasm`, { 'accept-encoding': 'gzip, br' });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('application/wasm');
+    expect(res.headers['content-encoding']).toBe('gzip');
+    expect(res.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    const sent = res.body;
+    expect(Number(res.headers['content-length'])).toBe(sent.length);
+    expect(sent.length).toBeLessThan(12 * 1024 ** 2);
+    expect(gunzipSync(sent).equals(await readFile(join(built, 'core/0.12.10/ffmpeg-core.wasm')))).toBe(true);
+  });
+
+  it('answers 404 for names outside the page, and when no preview was built', async () => {
+    for (const path of ['/preview/missing.js', '/preview/..%2F..%2Fpackage.json', '/preview/BUILT']) {
+      expect((await server.fetch(path)).status, path).toBe(404);
+    }
+    const empty = await mkdtemp(join(tmpdir(), 'ffedge-no-preview-'));
+    const bare = await startTestServer({ FFEDGE_PREVIEW_DIR: empty }, { start: false });
+    try {
+      expect((await bare.fetch('/preview/')).status).toBe(404);
+    } finally {
+      await bare.close();
+      await rm(empty, { recursive: true, force: true });
+    }
   });
 });
