@@ -30,8 +30,9 @@ const state = {
   previewUrl: null as string | null,
   /** The JSON the preview on show was made from. */
   shown: null as string | null,
-  /** performance.now() of the first preview frame, for bench/preview.ts. */
+  /** performance.now() of the first preview frame, and where the time went, for bench/preview.ts. */
   firstFrameMs: null as number | null,
+  timings: {} as Record<string, number>,
 };
 
 const core = new URL(FFEDGE_CORE_BASE, location.href);
@@ -149,11 +150,14 @@ async function preview(): Promise<void> {
   document.body.dataset.preview = 'running';
   try {
     status.textContent = 'Converting the first seconds in the browser…';
+    const began = performance.now();
     if (state.fileLoaded !== state.file) {
       await engine.setInput(state.file);
       state.fileLoaded = state.file;
     }
+    const loaded = performance.now();
     const probe = await engine.probe();
+    state.timings = { startMs: began, inputMs: loaded - began, probeMs: performance.now() - loaded };
     const limits = state.limits;
     const plan = previewPlan(checked.request, probe, limits);
     if (isPlanProblems(plan)) throw new Error(plan.map((p) => `${p.pointer}: ${p.message}`).join('; '));
@@ -161,6 +165,7 @@ async function preview(): Promise<void> {
     const output = await engine.run(plan, (measured) => previewPlan(checked.request, probe, limits, measured), (args) => {
       $<HTMLPreElement>('argv').textContent = ['ffmpeg', ...args].join(' ');
     });
+    state.timings.runMs = performance.now() - started;
     show(output.bytes, output.contentType);
     status.textContent = `Preview of ${output.name} (${(output.bytes.byteLength / 1024).toFixed(0)} KiB) made in ${((performance.now() - started) / 1000).toFixed(1)} s.`;
     state.shown = source;
@@ -295,6 +300,7 @@ function start(): void {
     .load()
     .then(async () => {
       coreStatus.textContent = `ffmpeg.wasm ready (${((performance.now() - loading) / 1000).toFixed(1)} s).`;
+      state.timings.coreReadyMs = performance.now();
       document.body.dataset.core = 'ready';
       if (!state.listed) {
         state.listed = await engine.listing();
