@@ -74,7 +74,7 @@ export default defineConfig({
         test: {
           name: 'node',
           environment: 'node',
-          include: ['test/unit/**/*.test.ts', 'test/contract/node.test.ts', 'test/contract/deno.test.ts', 'test/e2e/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/contract/node.test.ts', 'test/contract/deno.test.ts', 'test/e2e/**/*.test.ts', 'test/sdk/*.test.ts', 'test/cli/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },
