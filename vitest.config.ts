@@ -58,6 +58,8 @@ function workersProject(options: { name: string; include: string[]; runJobs: boo
       include: options.include,
       globalSetup: [
         './test/workers/native-worker.setup.ts',
+        // The SDK suite in workerd talks to real Node servers (test/workers/sdk.test.ts).
+        ...(options.runJobs ? [] : ['./test/sdk/servers.setup.ts']),
         ...(options.runJobs ? ['./test/workers/wasm-worker.setup.ts', './test/workers/jobs/media.setup.ts', './test/workers/jobs/webhook-receiver.setup.ts'] : []),
       ],
       setupFiles: ['./test/workers/setup.ts'],

@@ -1,36 +1,22 @@
 /** The SDK on Node against the real server: the portable suite, then what needs a file system or the server's socket. */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadFile, Ffedge, uploadFile } from '../../packages/client/src/node.js';
 import { ffprobe, makeClip } from '../helpers/media.js';
-import { startTestServer, type TestServer } from '../helpers/node-server.js';
+import type { TestServer } from '../helpers/node-server.js';
 import { sdkSuite, type SdkTarget } from './suite.js';
+import { startSdkServers, type SdkServers } from './targets.js';
 
+let servers: SdkServers;
 let server: TestServer;
-let limited: TestServer;
 let dir: string;
 let target: SdkTarget;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'ffedge-sdk-'));
-  [server, limited] = await Promise.all([
-    startTestServer(),
-    startTestServer({ FFEDGE_RATE_LIMIT: '3', FFEDGE_RATE_WINDOW_S: '3', FFEDGE_POOL_SIZE: '0' }, { start: false }),
-  ]);
-  await makeClip(join(dir, 'clip.mp4'));
-  target = {
-    baseUrl: server.url,
-    key: await server.key(),
-    limited: { baseUrl: limited.url, key: await limited.key() },
-    clip: new Uint8Array(await readFile(join(dir, 'clip.mp4'))),
-  };
+  servers = await startSdkServers();
+  ({ server, dir, target } = servers);
 });
-afterAll(async () => {
-  await Promise.all([server?.close(), limited?.close()]);
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(async () => servers?.close());
 
 sdkSuite(it, () => target);
 
