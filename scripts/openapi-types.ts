@@ -2,6 +2,7 @@
  * Writes packages/client/src/openapi.ts, the SDK's types, from the OpenAPI document the app serves, so the request
  * and response types are never written twice. `--check` fails (exit 1) when the committed file is not current.
  * The document is taken from the app itself (createApp on a throwaway Node platform), not from a running server.
+ * defaultNonNullable: false keeps a field with a default optional, as a client may leave it out of a request.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,7 +29,7 @@ export async function openapiDocument(): Promise<OpenAPI3> {
 }
 
 export async function generatedTypes(): Promise<string> {
-  return HEADER + astToString(await openapiTS(await openapiDocument()));
+  return HEADER + astToString(await openapiTS(await openapiDocument(), { defaultNonNullable: false }));
 }
 
 if (process.argv[1] === import.meta.filename) {

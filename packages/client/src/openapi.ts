@@ -2489,13 +2489,13 @@ export interface components {
              * @description Compare every Nth frame (frames 0, N, 2N, ...)
              * @default 1
              */
-            subsample: number;
+            subsample?: number;
             /**
              * @description bicubic: an input of another size is scaled to the reference's size; none: such inputs are refused
              * @default bicubic
              * @enum {string}
              */
-            scale: "bicubic" | "none";
+            scale?: "bicubic" | "none";
             options?: components["schemas"]["AnalyzeOptions"];
             /**
              * Format: uri
@@ -2511,12 +2511,12 @@ export interface components {
         /** @default {} */
         AnalyzeOptions: {
             /** @default 0 */
-            priority: number;
+            priority?: number;
             /**
              * @default auto
              * @enum {string}
              */
-            engine: "auto" | "native" | "wasm";
+            engine?: "auto" | "native" | "wasm";
         };
         Estimate: {
             /** @enum {string|null} */
@@ -2578,18 +2578,18 @@ export interface components {
         /** @default {} */
         JobOptions: {
             /** @default 0 */
-            priority: number;
+            priority?: number;
             /**
              * @default auto
              * @enum {string}
              */
-            engine: "auto" | "native" | "wasm";
+            engine?: "auto" | "native" | "wasm";
             /**
              * @description auto: copy streams that need no change instead of re-encoding them; never: always re-encode
              * @default auto
              * @enum {string}
              */
-            stream_copy: "auto" | "never";
+            stream_copy?: "auto" | "never";
         };
         StreamBody: components["schemas"]["StreamRequest"] | components["schemas"]["RendiffStreamRequest"];
         StreamRequest: {
@@ -2605,41 +2605,41 @@ export interface components {
              * @default fmp4
              * @enum {string}
              */
-            segment_format: "fmp4" | "ts";
+            segment_format?: "fmp4" | "ts";
             /** @default 4 */
-            segment_duration_s: number;
+            segment_duration_s?: number;
             /**
              * @description "auto": rungs chosen from the input (never above its height or frame rate), or the rungs themselves
              * @default auto
              */
-            ladder: "auto" | components["schemas"]["Rung"][];
+            ladder?: "auto" | components["schemas"]["Rung"][];
             /**
              * @description The video codec of an "auto" ladder
              * @default h264
              * @enum {string}
              */
-            codec: "h264" | "h265" | "vp9" | "av1";
+            codec?: "h264" | "h265" | "vp9" | "av1";
             /** @default {} */
-            audio: components["schemas"]["StreamAudio"] | false;
+            audio?: components["schemas"]["StreamAudio"] | false;
             /** @description Applied before the ladder: trim, crop, rotate, flip, denoise, deinterlace, sharpen, blur, color, hue, text, watermark, volume */
             operations?: components["schemas"]["Operation"][];
             quality?: components["schemas"]["StreamQuality"];
             /** @default false */
-            thumbnails: components["schemas"]["ThumbnailTrack"] | false;
+            thumbnails?: components["schemas"]["ThumbnailTrack"] | false;
             /** @default {} */
-            options: {
+            options?: {
                 /** @default 0 */
-                priority: number;
+                priority?: number;
                 /**
                  * @default auto
                  * @enum {string}
                  */
-                engine: "auto" | "native" | "wasm";
+                engine?: "auto" | "native" | "wasm";
                 /**
                  * @description Also keep the whole package as one .zip output
                  * @default false
                  */
-                archive: boolean;
+                archive?: boolean;
             };
             /**
              * Format: uri
@@ -2664,7 +2664,7 @@ export interface components {
              * @default h264
              * @enum {string}
              */
-            codec: "h264" | "h265" | "vp9" | "av1";
+            codec?: "h264" | "h265" | "vp9" | "av1";
             /**
              * @description Target average bitrate of the rung
              * @example 2.5M
@@ -2690,15 +2690,15 @@ export interface components {
              * @default aac
              * @enum {string}
              */
-            codec: "aac" | "opus";
+            codec?: "aac" | "opus";
             /**
              * @description Bits per second: an integer, or a decimal with k, M or G
              * @default 128k
              * @example 2.5M
              */
-            bitrate: number | string;
+            bitrate?: number | string;
             /** @default 2 */
-            channels: 1 | 2;
+            channels?: 1 | 2;
         };
         /** @description A ladder by quality ("auto" ladders only): short samples of the input are encoded at a few CRFs per rung and measured with VMAF against the source scaled to the rung; each rung gets the highest CRF that meets its target, and the result reports the VMAF measured on the final output. Needs an engine with libvmaf. */
         StreamQuality: {
@@ -2722,11 +2722,11 @@ export interface components {
              * @description One tile every this many seconds
              * @default 10
              */
-            interval_s: number;
+            interval_s?: number;
             /** @default 5 */
-            columns: number;
+            columns?: number;
             /** @default 160 */
-            tile_width: number;
+            tile_width?: number;
         };
         RendiffStreamRequest: {
             /**
@@ -2739,7 +2739,7 @@ export interface components {
              * @default hls
              * @enum {string}
              */
-            type: "hls" | "dash";
+            type?: "hls" | "dash";
             variants?: {
                 /** @enum {string} */
                 resolution: "2160p" | "1440p" | "1080p" | "720p" | "480p" | "360p" | "240p";
