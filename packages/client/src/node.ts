@@ -1,5 +1,6 @@
 /** Node-only helpers of @ffedge/client: files by path, without reading them into memory. */
 import { createWriteStream, openAsBlob } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -8,6 +9,8 @@ import type { Job, Upload } from './types.js';
 
 /** Uploads a file by path; the name is the file's unless `options.filename` says otherwise. */
 export async function uploadFile(ff: Ffedge, path: string, options: UploadOptions = {}): Promise<Upload> {
+  // openAsBlob's own error for a missing file is a vague TypeError (Node 20); stat says ENOENT with the path.
+  await stat(path);
   // A file-backed Blob: streamed from disk, and re-readable when a 429/503 is retried.
   const blob = await openAsBlob(path, options.contentType ? { type: options.contentType } : {});
   return ff.upload(blob, { filename: basename(path), ...options });
