@@ -1,9 +1,10 @@
 /**
  * The preview page in headless Chromium against the real Node service: it converts a generated clip in the browser
  * with the job's own plan (the <video> has the cut's duration and size; a pixel read back after a crop has the
- * half's colour), names what ffmpeg.wasm cannot run before anything starts (VP9), then runs the job on the server,
- * follows it to completed and downloads the output. Everything comes from the service's origin: no other host is
- * asked for anything, and the page's CSP refuses nothing it needs.
+ * half's colour), names what ffmpeg.wasm cannot run before anything starts (VP9), then runs the job on the server
+ * through the SDK (@ffedge/client, bundled in the page), follows it to completed and downloads the output.
+ * Everything comes from the service's origin: no other host is asked for anything, and the page's CSP refuses
+ * nothing it needs.
  */
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { get, type IncomingHttpHeaders } from 'node:http';

@@ -1,6 +1,7 @@
 /**
  * The preview page (GET /preview): a request made with a small form or as JSON, checked and planned by the server's
- * own code (request.ts), previewed in this browser by ffmpeg.wasm (engine.ts), then run as a job (server.ts).
+ * own code (request.ts), previewed in this browser by ffmpeg.wasm (engine.ts), then run as a job with the SDK
+ * (@ffedge/client: upload, convert, wait over fetch-streamed SSE, download).
  * The key lives in sessionStorage only: it goes in Authorization headers, never in a URL.
  */
 import type { Limits } from '../../src/config.js';
@@ -10,7 +11,7 @@ import type { Requirements } from '../../src/media/routing.js';
 import type { PresetBody } from '../../src/schemas/convert.js';
 import { BrowserEngine } from './engine.js';
 import { LOCAL_INPUT, checkRequest, forServer, limitsFrom, previewPlan, type Checked } from './request.js';
-import { createClient, FfedgeProblem, type Job } from './server.js';
+import { Ffedge, FfedgeProblem, type ConvertBody, type Job } from '@ffedge/client';
 
 /** Set by scripts/build-preview.mjs: where the core is served, relative to the page. */
 declare const FFEDGE_CORE_BASE: string;
@@ -42,8 +43,8 @@ const engine = new BrowserEngine({
   classWorkerURL: new URL('ffmpeg-worker.js', location.href).href,
 });
 
-function client() {
-  return createClient({ baseUrl: location.origin, key: $<HTMLInputElement>('key').value.trim() });
+function client(): Ffedge {
+  return new Ffedge({ baseUrl: location.origin, key: $<HTMLInputElement>('key').value.trim() });
 }
 
 // ------------------------------------------------------------------------------------------------- the form
@@ -204,27 +205,27 @@ async function runOnServer(): Promise<void> {
   try {
     const api = client();
     status.textContent = 'Uploading…';
-    const upload = await api.upload(file, file.name);
-    const submitted = await api.convert(forServer(parsed, upload.uri));
+    const upload = await api.upload(file, { filename: file.name });
+    const submitted = await api.convert(forServer(parsed, upload.uri) as ConvertBody);
     status.textContent = `Job ${submitted.id} ${submitted.status} (engine ${submitted.engine ?? 'to be chosen'})`;
     document.body.dataset.job = submitted.status;
-    const job = await api.wait(submitted.id, {
-      onProgress(event) {
-        if (event.progress?.percentage != null) progress.value = event.progress.percentage;
-        if (event.status) document.body.dataset.job = event.status;
-        status.textContent = `Job ${submitted.id} ${event.status ?? 'processing'}${event.progress?.stage ? `, ${event.progress.stage}` : ''}${event.progress?.percentage != null ? ` ${event.progress.percentage.toFixed(0)} %` : ''}`;
+    const job = await submitted.wait({
+      onProgress(update) {
+        if (update.percentage != null) progress.value = update.percentage;
+        document.body.dataset.job = 'processing';
+        status.textContent = `Job ${submitted.id} processing, ${update.stage}${update.percentage != null ? ` ${update.percentage.toFixed(0)} %` : ''}`;
       },
     });
     finished(job, api);
   } catch (error) {
-    status.textContent = error instanceof FfedgeProblem ? `Refused (${error.status} ${error.code ?? ''}): ${error.detail}` : `Failed: ${String(error)}`;
+    status.textContent = error instanceof FfedgeProblem ? `Refused (${error.status} ${error.code}): ${error.detail ?? error.title}` : `Failed: ${String(error)}`;
     document.body.dataset.job = 'error';
   } finally {
     refresh();
   }
 }
 
-function finished(job: Job, api: ReturnType<typeof client>): void {
+function finished(job: Job, api: Ffedge): void {
   const status = $<HTMLParagraphElement>('job-status');
   document.body.dataset.job = job.status;
   if (job.status !== 'completed') {
@@ -236,7 +237,8 @@ function finished(job: Job, api: ReturnType<typeof client>): void {
   status.textContent = `Job ${job.id} completed on ${job.engine ?? 'the server'}: ${output.name}`;
   const link = $<HTMLAnchorElement>('download');
   // The output needs the key, which a plain link cannot send: fetched with it, then handed over as a blob.
-  void api.download(job, output.name).then((blob) => {
+  void api.download(job, output.name).then(async (response) => {
+    const blob = await response.blob();
     link.href = URL.createObjectURL(blob);
     link.download = output.name;
     link.textContent = `Download ${output.name} (${(blob.size / 1024).toFixed(0)} KiB)`;
