@@ -28,6 +28,7 @@ export type CreateFFmpegCore = (moduleOverrides: Record<string, unknown>) => Pro
 export type Tool = 'ffmpeg' | 'ffprobe';
 
 export const WORK_DIR: string;
+export function withLogLevel(args: readonly string[]): string[];
 export function instantiateCore(createFFmpegCore: CreateFFmpegCore, wasmModule: WebAssembly.Module): Promise<FFmpegCore>;
 export function execute(
   core: FFmpegCore,

@@ -48,10 +48,7 @@ export function execute(core, tool, args, onStdout, onStderr, timeoutMs = -1) {
     // The core prints this after every run: it is how it leaves ffmpeg's main(), not an error.
     else if (message !== 'Aborted()') onStderr(message);
   });
-  // The log level is global state that outlives a run (ffprobe's "-v error" would silence the next ffmpeg), so a
-  // run that does not set it starts from ffmpeg's default.
-  const setsLevel = args.some((arg) => arg === '-v' || arg === '-loglevel');
-  const full = setsLevel ? args : ['-loglevel', 'info', ...args];
+  const full = withLogLevel(args);
   try {
     // The core prepends "-nostdin -y" for ffmpeg; ffprobe gets the arguments as they are.
     return tool === 'ffprobe' ? core.ffprobe(...full) : core.exec(...full);
@@ -59,6 +56,16 @@ export function execute(core, tool, args, onStdout, onStderr, timeoutMs = -1) {
     core.setLogger(() => {});
     core.reset();
   }
+}
+
+/**
+ * The log level is global state of a core that outlives a run (ffprobe's "-v error" would silence the next ffmpeg,
+ * and with it the loudness a measuring pass prints), so a run that does not set it starts from ffmpeg's default.
+ * Also used by the browser preview (wasm/browser/engine.ts), whose core is the same.
+ */
+export function withLogLevel(args) {
+  const setsLevel = args.some((arg) => arg === '-v' || arg === '-loglevel');
+  return setsLevel ? args : ['-loglevel', 'info', ...args];
 }
 
 /** Makes directories (paths relative to WORK_DIR) with their parents. */

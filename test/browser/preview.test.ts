@@ -179,6 +179,21 @@ describe('browser preview', () => {
     await page.close();
   });
 
+  it('previews a preset as the job would run it, its measuring pass included', async () => {
+    const { page } = await open(clip720);
+    await page.waitForFunction(() => document.querySelectorAll('#preset option').length > 1);
+    await page.selectOption('#preset', 'podcast-audio');
+    const shown = await previewed(page);
+    // Loudness measured on the first pass, applied with the measured values on the second, as the job does.
+    const argv = (await page.textContent('#argv'))!;
+    expect(argv).toMatch(/loudnorm=I=-16:TP=-1\.5:LRA=11:measured_I=-?[\d.]+/);
+    expect(argv).toContain('-c:a libmp3lame');
+    expect(shown.duration).toBeGreaterThan(1.8);
+    expect(shown.duration).toBeLessThan(2.3);
+    expect([shown.width, shown.height]).toEqual([0, 0]);
+    await page.close();
+  });
+
   it('runs the job on the server, follows it to completed and downloads the output', async () => {
     const { page } = await open(halves);
     await page.selectOption('#format', 'mp4');
@@ -200,6 +215,28 @@ describe('browser preview', () => {
     expect([video.codec_name, video.width, video.height]).toEqual(['h264', 320, 360]);
     expect(Number(probed.format.duration)).toBeCloseTo(2, 0);
     await page.close();
+  });
+});
+
+describe('a server without a wasm engine', () => {
+  it('lists the core in the page, and names H.265 from a preset as what it cannot run', async () => {
+    const bare = await startTestServer({ FFEDGE_PREVIEW_DIR: built, FFEDGE_WASM_THREADS: '0' }, { start: false });
+    try {
+      const capabilities = (await (await bare.fetch('/api/v1/capabilities')).json()) as { engines: { name: string }[] };
+      expect(capabilities.engines.map((e) => e.name)).not.toContain('wasm');
+      const page = await browser.newPage();
+      await page.goto(`${bare.url}/preview/`);
+      await page.fill('#key', await bare.key());
+      await page.dispatchEvent('#key', 'change');
+      await page.waitForFunction(() => (window as unknown as { ffedgePreview: { listed: unknown } }).ffedgePreview.listed !== null, undefined, { timeout: 60_000 });
+      await page.waitForFunction(() => document.querySelectorAll('#preset option').length > 1);
+      await page.selectOption('#preset', 'archive-hevc');
+      await page.waitForSelector('body[data-checks="cannot"]');
+      expect(await page.textContent('#checks li.cannot')).toContain('H.265 encoding never finishes in ffmpeg.wasm');
+      await page.close();
+    } finally {
+      await bare.close();
+    }
   });
 });
 

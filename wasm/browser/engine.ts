@@ -10,6 +10,7 @@ import { acceptProbe, parseListing, probeArgs } from '../../src/engine/ffmpeg-ou
 import { INPUT_FILE, isPlanProblems, measurementsFrom, type ConvertPlan, type PlanProblem } from '../../src/media/plan.js';
 import type { Requirements } from '../../src/media/routing.js';
 import { WASM_EXCLUDED } from '../capabilities.js';
+import { withLogLevel } from '../session.mjs';
 
 export interface CoreUrls {
   /** The core's ES module and its wasm (absolute URLs: the worker resolves them against its own URL otherwise). */
@@ -95,7 +96,7 @@ export class BrowserEngine {
       onPass(pass.args);
       this.stderr = [];
       // The core adds -nostdin -y itself and prints progress to stdout; the plan's flags are harmless repeats.
-      const code = await this.ffmpeg.exec(pass.args, RUN_TIMEOUT_MS);
+      const code = await this.ffmpeg.exec(withLogLevel(pass.args), RUN_TIMEOUT_MS);
       if (code !== 0) throw new Error(`ffmpeg exited with ${code}: ${this.stderr.slice(-6).join(' / ')}`);
       if (pass.kind === 'measure') {
         const again = replan(measurementsFrom(this.stderr.slice(-200).join('\n')));

@@ -280,6 +280,7 @@ function start(): void {
   fillSelect('size', Object.keys(NAMED_RESOLUTIONS).reverse());
   const key = $<HTMLInputElement>('key');
   key.value = sessionStorage.getItem(KEY_STORAGE) ?? '';
+  key.addEventListener('input', refresh);
   key.addEventListener('change', () => {
     sessionStorage.setItem(KEY_STORAGE, key.value.trim());
     void loadPresets();
