@@ -93,6 +93,11 @@ async function previewed(page: Page): Promise<{ duration: number; width: number;
   );
   expect(await page.getAttribute('body', 'data-preview')).toBe('done');
   return page.evaluate(async () => {
+    const still = document.getElementById('still') as HTMLImageElement;
+    if (!still.hidden) {
+      await still.decode();
+      return { duration: 0, width: still.naturalWidth, height: still.naturalHeight };
+    }
     const video = document.getElementById('video') as HTMLVideoElement;
     if (video.readyState < 2) await new Promise((done) => video.addEventListener('loadeddata', done, { once: true }));
     return { duration: video.duration, width: video.videoWidth, height: video.videoHeight };
@@ -191,6 +196,15 @@ describe('browser preview', () => {
     expect(shown.duration).toBeGreaterThan(1.8);
     expect(shown.duration).toBeLessThan(2.3);
     expect([shown.width, shown.height]).toEqual([0, 0]);
+    await page.close();
+  });
+
+  it('shows an image output as an image', async () => {
+    const { page } = await open(clip720);
+    await page.selectOption('#format', 'png');
+    const shown = await previewed(page);
+    expect([shown.width, shown.height]).toEqual([640, 360]);
+    expect(await page.isHidden('#video')).toBe(true);
     await page.close();
   });
 

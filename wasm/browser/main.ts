@@ -183,11 +183,23 @@ async function preview(): Promise<void> {
   }
 }
 
+/** Images (stills, GIF, animated WebP) in an <img>, the rest in the <video>, which also plays audio. */
 function show(bytes: Uint8Array, contentType: string): void {
   if (state.previewUrl) URL.revokeObjectURL(state.previewUrl);
   state.previewUrl = URL.createObjectURL(new Blob([bytes as BlobPart], { type: contentType }));
   const video = $<HTMLVideoElement>('video');
+  const still = $<HTMLImageElement>('still');
+  const image = contentType.startsWith('image/');
+  video.hidden = image;
+  still.hidden = !image;
+  if (image) {
+    video.removeAttribute('src');
+    still.src = state.previewUrl;
+    return;
+  }
   video.addEventListener('loadeddata', () => (state.firstFrameMs ??= performance.now()), { once: true });
+  // The job is still what it is: a container this browser does not play (Matroska, QuickTime...) is only said so.
+  video.addEventListener('error', () => ($<HTMLParagraphElement>('preview-status').textContent += ` This browser cannot play ${contentType}; the job makes it all the same.`), { once: true });
   video.src = state.previewUrl;
 }
 
