@@ -178,6 +178,8 @@ describe('browser preview', () => {
     expect(reason).toContain('libvpx-vp9');
     expect(reason).toContain('VP9 encoding crashes in ffmpeg.wasm');
     expect(await page.isDisabled('#preview-button')).toBe(true);
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'preview-vp9.png') });
     // Nothing was converted for it, not even after the page's debounce of request changes.
     await page.waitForTimeout(1_000);
     expect(await page.getAttribute('body', 'data-preview')).toBeNull();

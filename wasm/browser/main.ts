@@ -84,13 +84,13 @@ function body(): unknown {
 
 /** Checks the request as the server would and names what the browser's core cannot run, before anything starts. */
 function refresh(): void {
-  const checks = $<HTMLUListElement>('checks');
-  checks.replaceChildren();
+  const list = $<HTMLUListElement>('checks');
+  list.replaceChildren();
   const item = (kind: string, text: string) => {
     const li = document.createElement('li');
     li.className = kind;
     li.textContent = text;
-    checks.append(li);
+    list.append(li);
   };
   const parsed = body();
   if (parsed === undefined) {
@@ -113,7 +113,11 @@ function refresh(): void {
       } else item('ok', 'The browser can preview this request.');
     }
   }
-  document.body.dataset.checks = !state.checked?.ok ? 'invalid' : state.checked.cannot.length > 0 ? 'cannot' : 'ok';
+  const checks = !state.checked?.ok ? 'invalid' : state.checked.cannot.length > 0 ? 'cannot' : 'ok';
+  document.body.dataset.checks = checks;
+  if (state.file && checks !== 'ok' && !state.previewing) {
+    $<HTMLParagraphElement>('preview-status').textContent = 'Not previewed: see what the request needs, on the left.';
+  }
   const hasKey = $<HTMLInputElement>('key').value.trim() !== '';
   const valid = state.checked?.ok === true;
   $<HTMLButtonElement>('preview-button').disabled = !(valid && state.checked?.ok && state.checked.cannot.length === 0 && state.file);
