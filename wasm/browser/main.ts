@@ -116,7 +116,7 @@ function refresh(): void {
   const checks = !state.checked?.ok ? 'invalid' : state.checked.cannot.length > 0 ? 'cannot' : 'ok';
   document.body.dataset.checks = checks;
   if (state.file && checks !== 'ok' && !state.previewing) {
-    $<HTMLParagraphElement>('preview-status').textContent = 'Not previewed: see what the request needs, on the left.';
+    $<HTMLParagraphElement>('preview-status').textContent = 'Not previewed: see the checks under the request.';
   }
   const hasKey = $<HTMLInputElement>('key').value.trim() !== '';
   const valid = state.checked?.ok === true;
