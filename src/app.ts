@@ -12,6 +12,7 @@ import { convertApi } from './api/convert.js';
 import { estimateApi } from './api/estimate.js';
 import { router } from './api/env.js';
 import { documentApi } from './api/openapi.js';
+import { docsApi } from './api/docs.js';
 import { healthApi } from './api/health.js';
 import { jobsApi } from './api/jobs.js';
 import { presetsApi } from './api/presets.js';
@@ -36,6 +37,8 @@ export function createApp(platform: Platform) {
   });
 
   app.route('/', apiRoutes());
+  // Pages and their assets: not operations of the API, so not in its document.
+  app.route('/', docsApi);
 
   answerWrongMethods(app);
 
