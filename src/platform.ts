@@ -97,6 +97,8 @@ export interface Platform {
   probeInput?(uri: string, signal: AbortSignal): Promise<ProbedInput>;
   /** `local:` inputs, where the runtime has a file system and config.localRoot is set. */
   localFiles?: LocalFiles;
+  /** Serves an asset of src/api/assets.ts by its path (compressed when the request accepts it), or null. */
+  assets?(path: string, request: Request): Promise<Response | null>;
   /** Extra readiness checks a runtime adds (queue, pool...). Database, blobs and engines are always checked. */
   readiness?: ReadinessCheck[];
   config: Config;

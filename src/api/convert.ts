@@ -1,8 +1,9 @@
 /** POST /convert and POST /probe: validate, store the job, hand it to dispatch; 202 with the job and its links. */
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { isTerminal, getJob } from '../jobs/queries.js';
 import { ConvertBodySchema, ProbeRequestSchema } from '../schemas/convert.js';
-import { acceptedResponses, JobSchema, problemResponses } from '../schemas/job.js';
+import { acceptedResponse, IdempotencyHeaders, JobSchema, problemResponses, SUBMIT_PROBLEMS } from '../schemas/job.js';
+import { BEARER } from './openapi.js';
 import { router } from './env.js';
 import { jsonBodyLimit, rateLimit, requireJson, requireKey } from './middleware.js';
 import { presentJob } from './present.js';
@@ -19,16 +20,21 @@ convertApi.openapi(
   createRoute({
     method: 'post',
     path: '/convert',
+    operationId: 'convert',
+    tags: ['jobs'],
+    security: BEARER,
     summary: 'Convert a media file',
+    description: 'Transcode, trim, crop, resize, watermark, concatenate or extract thumbnails; the job runs on the engine routing picks (or `options.engine`). A `preset` name fills in the rest of the request.',
     request: {
-      headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
+      headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: ConvertBodySchema } } },
     },
-    responses: { ...acceptedResponses, ...problemResponses },
+    responses: { 202: acceptedResponse, ...problemResponses(...SUBMIT_PROBLEMS) },
   }),
   async (c) => {
     // A named preset is merged in first; the job stores the complete request.
-    return acceptJob(c, convertKind, await resolveConvertBody(c, c.req.valid('json')));
+    const accepted = await acceptJob(c, convertKind, await resolveConvertBody(c, c.req.valid('json')));
+    return c.json(accepted.body, 202, accepted.headers);
   },
 );
 
@@ -39,12 +45,15 @@ convertApi.openapi(
   createRoute({
     method: 'post',
     path: '/probe',
+    operationId: 'probe',
+    tags: ['jobs'],
+    security: BEARER,
     summary: 'Probe a media file: format, duration, streams. Answers 200 with the result when it finishes quickly',
     request: {
-      headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
+      headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: ProbeRequestSchema } } },
     },
-    responses: { 200: { description: 'Probed', content: { 'application/json': { schema: JobSchema } } }, 202: acceptedResponses[202], ...problemResponses },
+    responses: { 200: { description: 'Probed', content: { 'application/json': { schema: JobSchema } } }, 202: acceptedResponse, ...problemResponses(...SUBMIT_PROBLEMS) },
   }),
   async (c) => {
     const request = c.req.valid('json');

@@ -12,6 +12,7 @@ import { WASM_EXCLUDED } from '../../wasm/capabilities.js';
 import { createWasmEngine, type WasmEngine } from '../../wasm/node-engine.js';
 import { loadConfig, loadFleetConfig, type Config } from '../config.js';
 import { createBreakers } from '../delivery/breakers.js';
+import { nodeAssets } from './node-assets.js';
 import { createDispatcher } from '../delivery/dispatcher.js';
 import { caFromEnv, nodeOutbound } from '../delivery/node-outbound.js';
 import { EngineError, type Engine, type EngineCapabilities, type ProbeResult } from '../engine/engine.js';
@@ -193,6 +194,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     wasm,
     workspace: tmpRoot,
     ...(config.localRoot ? { localFiles: localFiles(config.localRoot) } : {}),
+    assets: nodeAssets(),
     async engines() {
       return (await engines.available()).map((found) => found.capabilities);
     },

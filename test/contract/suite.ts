@@ -19,8 +19,26 @@ export interface Harness {
   stored(): Promise<string[]>;
 }
 
+interface Seen {
+  method: string;
+  path: string;
+  status: number;
+  contentType: string;
+}
+
 export function contractSuite(name: string, harness: () => Harness): void {
-  const h = () => harness();
+  // Every answer the suite gets is kept, so that the last test can hold the OpenAPI document to what was answered.
+  const seen: Seen[] = [];
+  const h = (): Harness => {
+    const base = harness();
+    return Object.assign(Object.create(base) as Harness, {
+      async fetch(path: string, init?: RequestInit) {
+        const res = await base.fetch(path, init);
+        seen.push({ method: (init?.method ?? 'GET').toUpperCase(), path: new URL(path, 'http://x').pathname, status: res.status, contentType: res.headers.get('content-type') ?? '' });
+        return res;
+      },
+    });
+  };
   const auth = (key: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, ...extra });
   const json = (key: string, body: unknown, extra: Record<string, string> = {}): RequestInit => ({
     method: 'POST',
@@ -554,6 +572,38 @@ export function contractSuite(name: string, harness: () => Harness): void {
         const job = (await res.json()) as { kind: string; request: Record<string, unknown> };
         expect(job).toMatchObject({ kind: 'stream', request: { format: 'hls', segment_duration_s: 6, ladder: [{ resolution: '720p', video: { codec: 'h264', bitrate: '2.5M' } }] } });
         await expectProblem(await stream(key, { input, type: 'dash', output: 's3://bucket/out/' }), 422, 'UNSUPPORTED_DESTINATION');
+      });
+    });
+
+    describe('the OpenAPI document', () => {
+      it('documents every status this suite was answered, and a problem body for every problem', async () => {
+        type Operation = { responses: Record<string, { content?: Record<string, unknown> }> };
+        const doc = (await (await harness().fetch('/api/v1/openapi.json')).json()) as { paths: Record<string, Record<string, Operation>> };
+        const templates = Object.keys(doc.paths).map((template) => ({
+          template,
+          // An output's {name} may have several segments; every other parameter is one.
+          pattern: new RegExp(`^${template.replace(/\{name\}$/, '(.+)').replace(/\{[^}]+\}/g, '[^/]+')}$`),
+          params: (template.match(/\{/g) ?? []).length,
+        }));
+        const undocumented = new Set<string>();
+        let checked = 0;
+        for (const answer of seen) {
+          // Unknown paths and methods are answered by the app itself (404, 405 with Allow), not by an operation.
+          if (answer.status === 405 || answer.method === 'OPTIONS') continue;
+          const match = templates.filter((t) => t.pattern.test(answer.path)).sort((a, b) => a.params - b.params)[0];
+          const operation = match && doc.paths[match.template]![answer.method === 'HEAD' ? 'get' : answer.method.toLowerCase()];
+          if (!operation) {
+            if (answer.status !== 404) undocumented.add(`${answer.method} ${answer.path}: no operation`);
+            continue;
+          }
+          checked += 1;
+          const response = operation.responses[String(answer.status)];
+          const where = `${answer.method} ${match.template} ${answer.status}`;
+          if (!response) undocumented.add(`${where}: status not documented`);
+          else if (answer.contentType.startsWith('application/problem+json') && !response.content?.['application/problem+json']) undocumented.add(`${where}: no problem body documented`);
+        }
+        expect([...undocumented].sort()).toEqual([]);
+        expect(checked).toBeGreaterThan(50);
       });
     });
   });
