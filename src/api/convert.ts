@@ -6,7 +6,7 @@ import { acceptedResponse, IdempotencyHeaders, JobSchema, problemResponses, SUBM
 import { BEARER } from './openapi.js';
 import { router } from './env.js';
 import { jsonBodyLimit, rateLimit, requireJson, requireKey } from './middleware.js';
-import { presentJob } from './present.js';
+import { presentSigned } from './present.js';
 import { resolveConvertBody } from './presets.js';
 import { convertKind } from '../kinds/convert.js';
 import { acceptedHeaders, acceptJob, submit } from './submit.js';
@@ -65,20 +65,20 @@ convertApi.openapi(
       engine: null,
     });
     const { platform, apiKey } = c.var;
-    if (isTerminal(job.status)) return c.json(presentJob(job), 200);
+    if (isTerminal(job.status)) return c.json(await presentSigned(platform, job), 200);
     const gone = new AbortController();
     const subscription = await platform.coordinator.subscribe(job.id, gone.signal);
     try {
       const deadline = platform.clock() + PROBE_WAIT_MS;
       while (platform.clock() < deadline) {
         const current = await getJob(platform.db, job.id, apiKey.id);
-        if (current && isTerminal(current.status)) return c.json(presentJob(current), 200);
+        if (current && isTerminal(current.status)) return c.json(await presentSigned(platform, current), 200);
         await subscription.next(Math.min(platform.config.eventPollMs, deadline - platform.clock()));
       }
     } finally {
       subscription.close();
       gone.abort();
     }
-    return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
+    return c.json(await presentSigned(platform, job), 202, acceptedHeaders(job, replayed));
   },
 );

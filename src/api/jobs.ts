@@ -8,8 +8,8 @@ import { JobIdParams, JobListSchema, JobSchema, KEYED, ListJobsQuery, OutputSche
 import { BEARER } from './openapi.js';
 import { contentDisposition } from '../storage/filename.js';
 import { router } from './env.js';
-import { rateLimit, requireKey } from './middleware.js';
-import { decodeCursor, encodeCursor, presentJob } from './present.js';
+import { rateLimit, requireKey, requireLink } from './middleware.js';
+import { decodeCursor, encodeCursor, presentJob, presentSigned } from './present.js';
 import { parseRange } from './range.js';
 
 export const jobsApi = router();
@@ -20,11 +20,22 @@ const LastEventIdHeaders = z.object({
 });
 const LastEventIdQuery = z.object({
   last_event_id: LAST_EVENT_ID.openapi({ description: 'As Last-Event-ID, for clients that cannot send the header', example: '12' }),
+  token: z.string().max(200).optional().openapi({ description: 'The signed token of the job’s `links.events_url`, instead of the key' }),
 });
 
 // `/jobs/*` also matches `/jobs` itself: one authentication and one charge per request.
 // Reads need jobs:read; anything that changes a job (cancel, a webhook replay in webhooks.ts) needs jobs:write.
-jobsApi.use('/jobs/*', (c, next) => requireKey(c.req.method === 'GET' || c.req.method === 'HEAD' ? 'jobs:read' : 'jobs:write')(c, next), rateLimit(1));
+// A job's events also open with its signed events_url (`?token=`), for a browser's EventSource.
+const EVENTS_PATH = /\/jobs\/[^/]+\/events$/;
+jobsApi.use(
+  '/jobs/*',
+  (c, next) => {
+    const reading = c.req.method === 'GET' || c.req.method === 'HEAD';
+    if (reading && c.req.query('token') !== undefined && EVENTS_PATH.test(c.req.path)) return requireLink('events', 'jobs:read')(c, next);
+    return requireKey(reading ? 'jobs:read' : 'jobs:write')(c, next);
+  },
+  rateLimit(1),
+);
 
 jobsApi.openapi(
   createRoute({
@@ -42,7 +53,7 @@ jobsApi.openapi(
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     if (after === null) throw problems.validation([{ parameter: 'cursor', message: 'Not a cursor from this API.' }]);
     const page = await listJobs(c.var.platform.db, { apiKeyId: c.var.apiKey.id, ...q, after });
-    return c.json({ items: page.items.map(presentJob), next_cursor: page.next ? encodeCursor(page.next) : null }, 200);
+    return c.json({ items: await Promise.all(page.items.map((job) => presentSigned(c.var.platform, job))), next_cursor: page.next ? encodeCursor(page.next) : null }, 200);
   },
 );
 
@@ -60,7 +71,7 @@ jobsApi.openapi(
   async (c) => {
     const job = await getJob(c.var.platform.db, c.req.valid('param').id, c.var.apiKey.id);
     if (!job) throw problems.notFound('No such job.');
-    return c.json(presentJob(job), 200);
+    return c.json(await presentSigned(c.var.platform, job), 200);
   },
 );
 
@@ -90,7 +101,7 @@ jobsApi.openapi(
     // The runner learns of it through the coordinator at once, and through its next lease renewal at the latest.
     await platform.coordinator.notify(id);
     if (cancelled.webhookUrl) await platform.webhooks.kick(id);
-    return c.json(presentJob(cancelled), 200);
+    return c.json(await presentSigned(platform, cancelled), 200);
   },
 );
 
@@ -100,7 +111,7 @@ jobsApi.openapi(
     path: '/jobs/{id}/events',
     operationId: 'followJob',
     tags: ['jobs'],
-    security: BEARER,
+    security: [...BEARER, { eventsLink: [] }],
     summary: 'Follow a job: Server-Sent Events `status` and `progress`, then `done`; resumes from Last-Event-ID',
     request: { params: JobIdParams, headers: LastEventIdHeaders, query: LastEventIdQuery },
     responses: {

@@ -40,6 +40,12 @@ export function openApiDocument(routes: Routes, server: string): unknown {
       scheme: 'bearer',
       description: 'An API key `ffe_<id>_<secret>` (`npm run keys -- create`). `X-API-Key: <key>` works too.',
     });
+    routes.openAPIRegistry.registerComponent('securitySchemes', 'eventsLink', {
+      type: 'apiKey',
+      in: 'query',
+      name: 'token',
+      description: 'The token of a job’s `links.events_url`: opens that job’s events without a header until it expires (FFEDGE_EVENTS_URL_TTL_S, 15 min by default)',
+    });
     doc = routes.getOpenAPI31Document({
       openapi: '3.1.0',
       info: {

@@ -6,6 +6,7 @@
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, hostname, tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { uuidv7 } from 'uuidv7';
 import { WASM_EXCLUDED } from '../../wasm/capabilities.js';
@@ -59,7 +60,9 @@ export interface NodePlatformOptions {
 
 export async function createNodePlatform(options: NodePlatformOptions = {}): Promise<NodePlatform> {
   const env = options.env ?? process.env;
-  const config = options.config ?? loadConfig(env, { cores: cpus().length });
+  const loaded = options.config ?? loadConfig(env, { cores: cpus().length });
+  // One process can sign its own links without configuration; instances behind one address must share a secret.
+  const config = loaded.linkSecret ? loaded : { ...loaded, linkSecret: randomBytes(32).toString('base64url') };
   const log = options.log ?? consoleLogger;
   const clock = options.clock ?? Date.now;
   const dataDir = resolve(env.FFEDGE_DATA_DIR ?? './data');

@@ -37,7 +37,15 @@ export const JobSchema = z
     created_at: z.string(),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
-    links: z.object({ self: z.string(), events: z.string(), logs: z.string() }),
+    links: z.object({
+      self: z.string(),
+      events: z.string().openapi({ description: 'The job’s Server-Sent Events; needs the key in a header' }),
+      events_url: z
+        .string()
+        .nullable()
+        .openapi({ description: 'The same stream with a short-lived signed token in the URL, for EventSource in a browser (no header needed); null where the deployment has no link secret' }),
+      logs: z.string(),
+    }),
   })
   .openapi('Job');
 

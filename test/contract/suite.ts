@@ -83,6 +83,48 @@ export function contractSuite(name: string, harness: () => Harness): void {
   }
 
   describe(`contract (${name})`, () => {
+    describe('signed events link', () => {
+      /** The status of opening `url`, and the first bytes of the stream when it opens. */
+      async function open(url: string, init: RequestInit = {}): Promise<{ status: number; first: string }> {
+        const res = await h().fetch(url, init);
+        let first = '';
+        if (res.status === 200) {
+          const reader = res.body!.getReader();
+          first = new TextDecoder().decode((await reader.read()).value);
+          await reader.cancel();
+        } else await res.body?.cancel();
+        return { status: res.status, first };
+      }
+
+      it('opens the job’s events without a header, and no other job’s', async () => {
+        const key = await h().key();
+        const job = (await (await convert(key, await upload(key))).json()) as { id: string; links: { events: string; events_url: string } };
+        expect(job.links.events_url).toMatch(new RegExp(`^/api/v1/jobs/${job.id}/events\\?token=\\d+\\.[A-Za-z0-9]+\\.[A-Za-z0-9_-]{43}$`));
+        const opened = await open(job.links.events_url);
+        expect(opened.status).toBe(200);
+        expect(opened.first).toMatch(/event: status/);
+        // The same link comes with GET /jobs/:id, for a page that lost it.
+        const again = (await (await h().fetch(`/api/v1/jobs/${job.id}`, { headers: auth(key) })).json()) as { links: { events_url: string } };
+        expect(again.links.events_url).toMatch(/\?token=/);
+
+        const other = (await (await convert(key, await upload(key))).json()) as { id: string };
+        const token = job.links.events_url.split('token=')[1]!;
+        const refused = [
+          `/api/v1/jobs/${other.id}/events?token=${token}`,
+          `/api/v1/jobs/${job.id}/events?token=${token.slice(0, -2)}AA`,
+          `/api/v1/jobs/${job.id}/events?token=1.${token.split('.')[1]}.${token.split('.')[2]}`,
+          `/api/v1/jobs/${job.id}/events?token=garbage`,
+        ];
+        for (const url of refused) {
+          const res = await h().fetch(url);
+          await expectProblem(res, 401, 'UNAUTHORIZED');
+        }
+        // It opens only the events: not the job, its logs or its outputs.
+        await expectProblem(await h().fetch(`/api/v1/jobs/${job.id}?token=${token}`), 401, 'UNAUTHORIZED');
+        await expectProblem(await h().fetch(`/api/v1/jobs/${job.id}/logs?token=${token}`), 401, 'UNAUTHORIZED');
+      });
+    });
+
     describe('auth', () => {
       it('refuses a missing key with 401 and a Bearer challenge', async () => {
         const res = await h().fetch('/api/v1/jobs');
