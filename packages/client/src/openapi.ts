@@ -507,7 +507,10 @@ export interface components {
             finished_at: string | null;
             links: {
                 self: string;
+                /** @description The job’s Server-Sent Events; needs the key in a header */
                 events: string;
+                /** @description The same stream with a short-lived signed token in the URL, for EventSource in a browser (no header needed); null where the deployment has no link secret */
+                events_url: string | null;
                 logs: string;
             };
         };
@@ -2582,6 +2585,8 @@ export interface operations {
             query?: {
                 /** @description As Last-Event-ID, for clients that cannot send the header */
                 last_event_id?: string;
+                /** @description The signed token of the job’s `links.events_url`, instead of the key */
+                token?: string;
             };
             header?: {
                 /** @description The id of the last event seen: the stream goes on after it (EventSource sends it when it reconnects) */
