@@ -40,6 +40,8 @@ function workersProject(options: { name: string; include: string[]; runJobs: boo
               FFEDGE_RATE_LIMIT: '1000000',
               FFEDGE_HEARTBEAT_MS: '1000',
               FFEDGE_EVENT_POLL_MS: '100',
+              // Workers sign links only with a configured secret (Node and Deno make one per process).
+              FFEDGE_LINK_SECRET: 'test-link-secret-of-at-least-32-characters',
               FFEDGE_LEASE_MS: '3000',
               FFEDGE_WORKER_TOKEN: native.token,
               FFEDGE_TRANSCODER_LOCAL_URL: native.url,

@@ -11,9 +11,10 @@ import { capabilitiesApi } from './api/capabilities.js';
 import { convertApi } from './api/convert.js';
 import { estimateApi } from './api/estimate.js';
 import { router } from './api/env.js';
+import { documentApi } from './api/openapi.js';
+import { docsApi } from './api/docs.js';
 import { healthApi } from './api/health.js';
 import { jobsApi } from './api/jobs.js';
-import { rateLimit } from './api/middleware.js';
 import { presetsApi } from './api/presets.js';
 import { previewApi } from './api/preview.js';
 import { streamApi } from './api/stream.js';
@@ -36,26 +37,10 @@ export function createApp(platform: Platform) {
     await next();
   });
 
-  app.route('/', healthApi);
+  app.route('/', apiRoutes());
+  // Pages and their assets: not operations of the API, so not in its document.
+  app.route('/', docsApi);
   app.route('/', previewApi);
-  app.route('/api/v1', capabilitiesApi);
-  app.route('/api/v1', uploadsApi);
-  app.route('/api/v1', convertApi);
-  app.route('/api/v1', analyzeApi);
-  app.route('/api/v1', estimateApi);
-  app.route('/api/v1', streamApi);
-  app.route('/api/v1', jobsApi);
-  app.route('/api/v1', webhooksApi);
-  app.route('/api/v1', presetsApi);
-
-  // Public like /capabilities: limited by client address (audit #10). Health is not: probes must always answer.
-  app.use('/api/v1/openapi.json', rateLimit(1));
-  app.doc31('/api/v1/openapi.json', {
-    openapi: '3.1.0',
-    info: { title: 'ffedge', version: '1', description: 'FFmpeg jobs at the edge' },
-    security: [{ bearer: [] }],
-  });
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
 
   answerWrongMethods(app);
 
@@ -100,6 +85,26 @@ function answerWrongMethods(app: ReturnType<typeof router>): void {
       throw problems.methodNotAllowed([...methods].sort());
     });
   }
+}
+
+/**
+ * Every resource's routes, without the middleware that needs a Platform: what the OpenAPI document is made of
+ * (`npm run openapi` prints it from here, with no server).
+ */
+export function apiRoutes() {
+  const routes = router();
+  routes.route('/', healthApi);
+  routes.route('/api/v1', capabilitiesApi);
+  routes.route('/api/v1', uploadsApi);
+  routes.route('/api/v1', convertApi);
+  routes.route('/api/v1', analyzeApi);
+  routes.route('/api/v1', estimateApi);
+  routes.route('/api/v1', streamApi);
+  routes.route('/api/v1', jobsApi);
+  routes.route('/api/v1', webhooksApi);
+  routes.route('/api/v1', presetsApi);
+  routes.route('/', documentApi(routes));
+  return routes;
 }
 
 export type App = ReturnType<typeof createApp>;

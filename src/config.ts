@@ -61,6 +61,13 @@ export interface Config {
   breakers: BreakerOptions;
   /** The service's public origin, for the absolute links webhooks carry (FFEDGE_PUBLIC_URL); null: paths. */
   publicUrl: string | null;
+  /**
+   * Signs short-lived links such as a job's `links.events_url` (FFEDGE_LINK_SECRET, at least 32 characters). Every
+   * instance must share it; Node and Deno make one per process when it is not set, Workers then give no such links.
+   */
+  linkSecret: string | null;
+  /** How long a signed events link can be opened (FFEDGE_EVENTS_URL_TTL_S); an open stream goes on past it. */
+  eventsUrlTtlMs: number;
 }
 
 export interface WebhookConfig extends RetrySchedule {
@@ -199,7 +206,16 @@ export function loadConfig(env: Env, defaults: { cores?: number } = {}): Config 
       openMs: int(env, 'FFEDGE_BREAKER_OPEN_MS', 30_000, 10, 3600_000),
     },
     publicUrl: origin(env, 'FFEDGE_PUBLIC_URL'),
+    linkSecret: secret(env, 'FFEDGE_LINK_SECRET'),
+    eventsUrlTtlMs: int(env, 'FFEDGE_EVENTS_URL_TTL_S', 900, 10, 86_400) * 1000,
   };
+}
+
+function secret(env: Env, name: string): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  if (raw.length < 32) throw new Error(`${name} must be at least 32 characters (e.g. \`openssl rand -base64 32\`)`);
+  return raw;
 }
 
 export interface FleetWorker {

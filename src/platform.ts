@@ -115,6 +115,8 @@ export interface Platform {
   localFiles?: LocalFiles;
   /** The preview page's files; absent where none were built or uploaded (then /preview answers 404). */
   previewAssets?: PreviewAssets;
+  /** Serves an asset of src/api/assets.ts by its path (compressed when the request accepts it), or null. */
+  assets?(path: string, request: Request): Promise<Response | null>;
   /** Extra readiness checks a runtime adds (queue, pool...). Database, blobs and engines are always checked. */
   readiness?: ReadinessCheck[];
   config: Config;

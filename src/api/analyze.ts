@@ -4,14 +4,15 @@
  * request leaves out are the ones an engine here can compute, and a request for VMAF that no engine with libvmaf can
  * run is refused with 422 naming libvmaf. Then stored and dispatched as every job is (submit.ts).
  */
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { analyzeKind } from '../kinds/analyze.js';
 import { profileOf } from '../media/estimate.js';
 import { defaultMetrics, isQualityProblems, LIBVMAF, planQuality, QUALITY_METRICS } from '../media/quality.js';
 import { routeJob, type EngineProfile, type Missing } from '../media/routing.js';
 import { AnalyzeRequestSchema, type AnalyzeRequest } from '../schemas/analyze.js';
-import { acceptedResponses, problemResponses } from '../schemas/job.js';
+import { acceptedResponse, IdempotencyHeaders, problemResponses, SUBMIT_PROBLEMS } from '../schemas/job.js';
+import { BEARER } from './openapi.js';
 import { routeProblem, uploadBytesOf, type Routed } from './engine-choice.js';
 import { router, type AppEnv } from './env.js';
 import { jsonBodyLimit, rateLimit, requireJson, requireKey } from './middleware.js';
@@ -28,15 +29,17 @@ analyzeApi.openapi(
   createRoute({
     method: 'post',
     path: '/analyze',
+    operationId: 'analyze',
+    tags: ['jobs'],
+    security: BEARER,
     summary: 'Measure the quality of an encode against its reference: VMAF, PSNR, SSIM, per frame and summarised',
     request: {
-      headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
+      headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: AnalyzeRequestSchema } } },
     },
     responses: {
-      ...acceptedResponses,
-      422: { description: 'Cannot be processed: an option the request contradicts, or no engine here has what it needs (libvmaf)' },
-      ...problemResponses,
+      202: acceptedResponse,
+      ...problemResponses(...SUBMIT_PROBLEMS),
     },
   }),
   async (c) => {
@@ -47,7 +50,8 @@ analyzeApi.openapi(
     // A request that names no metric gets what the engines here can do; one that names a VMAF model wants VMAF.
     const metrics = body.metrics ?? (engines && body.vmaf_model === undefined ? defaultMetrics(engines, forced) : [...QUALITY_METRICS]);
     const request: AnalyzeRequest = { ...body, metrics };
-    return acceptJob(c, analyzeKind, request, () => routeAnalyze(c, request, engines, forced));
+    const accepted = await acceptJob(c, analyzeKind, request, () => routeAnalyze(c, request, engines, forced));
+    return c.json(accepted.body, 202, accepted.headers);
   },
 );
 

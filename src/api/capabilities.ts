@@ -8,6 +8,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { problemResponses } from '../schemas/job.js';
+import { OPTIONAL_KEY } from './openapi.js';
 import type { Limits } from '../config.js';
 import { router } from './env.js';
 import { optionalKey, rateLimit } from './middleware.js';
@@ -79,9 +80,11 @@ capabilitiesApi.openapi(
   createRoute({
     method: 'get',
     path: '/capabilities',
+    operationId: 'getCapabilities',
+    tags: ['service'],
     summary: 'Engines, their codecs and filters, and the default limits',
     // Anonymous, or with a key (which also shows each engine's version).
-    security: [{}, { bearer: [] }],
+    security: OPTIONAL_KEY,
     responses: {
       200: {
         description: 'Capabilities',
@@ -93,8 +96,7 @@ capabilitiesApi.openapi(
           },
         },
       },
-      401: problemResponses[401],
-      429: problemResponses[429],
+      ...problemResponses(401, 429, 500),
     },
   }),
   async (c) => {

@@ -1,11 +1,12 @@
 /** POST /convert and POST /probe: validate, store the job, hand it to dispatch; 202 with the job and its links. */
-import { createRoute, z } from '@hono/zod-openapi';
+import { createRoute } from '@hono/zod-openapi';
 import { isTerminal, getJob } from '../jobs/queries.js';
 import { ConvertBodySchema, ProbeRequestSchema } from '../schemas/convert.js';
-import { acceptedResponses, JobSchema, problemResponses } from '../schemas/job.js';
+import { acceptedResponse, IdempotencyHeaders, JobSchema, problemResponses, SUBMIT_PROBLEMS } from '../schemas/job.js';
+import { BEARER } from './openapi.js';
 import { router } from './env.js';
 import { jsonBodyLimit, rateLimit, requireJson, requireKey } from './middleware.js';
-import { presentJob } from './present.js';
+import { presentSigned } from './present.js';
 import { resolveConvertBody } from './presets.js';
 import { convertKind } from '../kinds/convert.js';
 import { acceptedHeaders, acceptJob, submit } from './submit.js';
@@ -19,16 +20,21 @@ convertApi.openapi(
   createRoute({
     method: 'post',
     path: '/convert',
+    operationId: 'convert',
+    tags: ['jobs'],
+    security: BEARER,
     summary: 'Convert a media file',
+    description: 'Transcode, trim, crop, resize, watermark, concatenate or extract thumbnails; the job runs on the engine routing picks (or `options.engine`). A `preset` name fills in the rest of the request.',
     request: {
-      headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
+      headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: ConvertBodySchema } } },
     },
-    responses: { ...acceptedResponses, ...problemResponses },
+    responses: { 202: acceptedResponse, ...problemResponses(...SUBMIT_PROBLEMS) },
   }),
   async (c) => {
     // A named preset is merged in first; the job stores the complete request.
-    return acceptJob(c, convertKind, await resolveConvertBody(c, c.req.valid('json')));
+    const accepted = await acceptJob(c, convertKind, await resolveConvertBody(c, c.req.valid('json')));
+    return c.json(accepted.body, 202, accepted.headers);
   },
 );
 
@@ -39,12 +45,15 @@ convertApi.openapi(
   createRoute({
     method: 'post',
     path: '/probe',
+    operationId: 'probe',
+    tags: ['jobs'],
+    security: BEARER,
     summary: 'Probe a media file: format, duration, streams. Answers 200 with the result when it finishes quickly',
     request: {
-      headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
+      headers: IdempotencyHeaders,
       body: { required: true, content: { 'application/json': { schema: ProbeRequestSchema } } },
     },
-    responses: { 200: { description: 'Probed', content: { 'application/json': { schema: JobSchema } } }, 202: acceptedResponses[202], ...problemResponses },
+    responses: { 200: { description: 'Probed', content: { 'application/json': { schema: JobSchema } } }, 202: acceptedResponse, ...problemResponses(...SUBMIT_PROBLEMS) },
   }),
   async (c) => {
     const request = c.req.valid('json');
@@ -56,20 +65,20 @@ convertApi.openapi(
       engine: null,
     });
     const { platform, apiKey } = c.var;
-    if (isTerminal(job.status)) return c.json(presentJob(job), 200);
+    if (isTerminal(job.status)) return c.json(await presentSigned(platform, job), 200);
     const gone = new AbortController();
     const subscription = await platform.coordinator.subscribe(job.id, gone.signal);
     try {
       const deadline = platform.clock() + PROBE_WAIT_MS;
       while (platform.clock() < deadline) {
         const current = await getJob(platform.db, job.id, apiKey.id);
-        if (current && isTerminal(current.status)) return c.json(presentJob(current), 200);
+        if (current && isTerminal(current.status)) return c.json(await presentSigned(platform, current), 200);
         await subscription.next(Math.min(platform.config.eventPollMs, deadline - platform.clock()));
       }
     } finally {
       subscription.close();
       gone.abort();
     }
-    return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
+    return c.json(await presentSigned(platform, job), 202, acceptedHeaders(job, replayed));
   },
 );

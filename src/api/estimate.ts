@@ -19,7 +19,8 @@ import { inputsOf, isPlanProblems, planConvert, validateConvert } from '../media
 import { routeJob, type Candidate } from '../media/routing.js';
 import { problems } from '../problems.js';
 import { ConvertRequestSchema } from '../schemas/convert.js';
-import { problemResponses } from '../schemas/job.js';
+import { JSON_BODY, KEYED, problemResponses } from '../schemas/job.js';
+import { BEARER } from './openapi.js';
 import { router } from './env.js';
 import { jsonBodyLimit, limitsFor, rateLimit, requireJson, requireKey } from './middleware.js';
 import { ASSUMED_PROBE, inputBytesOf, routeProblem } from './engine-choice.js';
@@ -65,12 +66,14 @@ estimateApi.openapi(
   createRoute({
     method: 'post',
     path: '/estimate',
+    operationId: 'estimate',
+    tags: ['jobs'],
+    security: BEARER,
     summary: 'Estimate a convert request: engine, stream copy, outputs, expected duration, size and processing time',
     request: { body: { required: true, content: { 'application/json': { schema: ConvertRequestSchema } } } },
     responses: {
       200: { description: 'The estimate', content: { 'application/json': { schema: EstimateSchema } } },
-      422: { description: 'Cannot be processed' },
-      ...problemResponses,
+      ...problemResponses(...KEYED, ...JSON_BODY),
     },
   }),
   async (c) => {

@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm';
 import { heartbeats } from '../db/schema.js';
 import type { Platform, ReadinessCheck } from '../platform.js';
 import { router } from './env.js';
+import { PUBLIC } from './openapi.js';
 
 export const healthApi = router();
 
@@ -26,6 +27,9 @@ healthApi.openapi(
   createRoute({
     method: 'get',
     path: '/health',
+    operationId: 'getLiveness',
+    tags: ['service'],
+    security: PUBLIC,
     summary: 'Liveness',
     responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
   }),
@@ -36,6 +40,9 @@ healthApi.openapi(
   createRoute({
     method: 'get',
     path: '/health/ready',
+    operationId: 'getReadiness',
+    tags: ['service'],
+    security: PUBLIC,
     summary: 'Readiness of the database, blob storage, engines and runtime-specific parts',
     responses: {
       200: { description: 'Ready', content: { 'application/json': { schema: ReadySchema } } },

@@ -4,33 +4,56 @@ import { streamSSE } from 'hono/streaming';
 import * as transitions from '../jobs/transitions.js';
 import { eventsAfter, getJob, isTerminal, listJobs } from '../jobs/queries.js';
 import { fromZodError, problems } from '../problems.js';
-import { JobIdParams, JobListSchema, JobSchema, ListJobsQuery, OutputSchema, problemResponses } from '../schemas/job.js';
+import { JobIdParams, JobListSchema, JobSchema, KEYED, ListJobsQuery, OutputSchema, problemResponses } from '../schemas/job.js';
+import { BEARER } from './openapi.js';
 import { contentDisposition } from '../storage/filename.js';
 import { router } from './env.js';
-import { rateLimit, requireKey } from './middleware.js';
-import { decodeCursor, encodeCursor, presentJob } from './present.js';
+import { rateLimit, requireKey, requireLink } from './middleware.js';
+import { decodeCursor, encodeCursor, presentJob, presentSigned } from './present.js';
 import { parseRange } from './range.js';
 
 export const jobsApi = router();
 
+const LAST_EVENT_ID = z.string().regex(/^\d{1,15}$/).optional();
+const LastEventIdHeaders = z.object({
+  'last-event-id': LAST_EVENT_ID.openapi({ description: 'The id of the last event seen: the stream goes on after it (EventSource sends it when it reconnects)', example: '12' }),
+});
+const LastEventIdQuery = z.object({
+  last_event_id: LAST_EVENT_ID.openapi({ description: 'As Last-Event-ID, for clients that cannot send the header', example: '12' }),
+  token: z.string().max(200).optional().openapi({ description: 'The signed token of the job’s `links.events_url`, instead of the key' }),
+});
+
 // `/jobs/*` also matches `/jobs` itself: one authentication and one charge per request.
 // Reads need jobs:read; anything that changes a job (cancel, a webhook replay in webhooks.ts) needs jobs:write.
-jobsApi.use('/jobs/*', (c, next) => requireKey(c.req.method === 'GET' || c.req.method === 'HEAD' ? 'jobs:read' : 'jobs:write')(c, next), rateLimit(1));
+// A job's events also open with its signed events_url (`?token=`), for a browser's EventSource.
+const EVENTS_PATH = /\/jobs\/[^/]+\/events$/;
+jobsApi.use(
+  '/jobs/*',
+  (c, next) => {
+    const reading = c.req.method === 'GET' || c.req.method === 'HEAD';
+    if (reading && c.req.query('token') !== undefined && EVENTS_PATH.test(c.req.path)) return requireLink('events', 'jobs:read')(c, next);
+    return requireKey(reading ? 'jobs:read' : 'jobs:write')(c, next);
+  },
+  rateLimit(1),
+);
 
 jobsApi.openapi(
   createRoute({
     method: 'get',
     path: '/jobs',
+    operationId: 'listJobs',
+    tags: ['jobs'],
+    security: BEARER,
     summary: 'List jobs of this key, newest first by default, with keyset pagination',
     request: { query: ListJobsQuery },
-    responses: { 200: { description: 'A page of jobs', content: { 'application/json': { schema: JobListSchema } } }, ...problemResponses },
+    responses: { 200: { description: 'A page of jobs', content: { 'application/json': { schema: JobListSchema } } }, ...problemResponses(...KEYED, 400) },
   }),
   async (c) => {
     const q = c.req.valid('query');
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     if (after === null) throw problems.validation([{ parameter: 'cursor', message: 'Not a cursor from this API.' }]);
     const page = await listJobs(c.var.platform.db, { apiKeyId: c.var.apiKey.id, ...q, after });
-    return c.json({ items: page.items.map(presentJob), next_cursor: page.next ? encodeCursor(page.next) : null }, 200);
+    return c.json({ items: await Promise.all(page.items.map((job) => presentSigned(c.var.platform, job))), next_cursor: page.next ? encodeCursor(page.next) : null }, 200);
   },
 );
 
@@ -38,14 +61,17 @@ jobsApi.openapi(
   createRoute({
     method: 'get',
     path: '/jobs/{id}',
+    operationId: 'getJob',
+    tags: ['jobs'],
+    security: BEARER,
     summary: 'Get a job',
     request: { params: JobIdParams },
-    responses: { 200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } }, ...problemResponses },
+    responses: { 200: { description: 'The job', content: { 'application/json': { schema: JobSchema } } }, ...problemResponses(...KEYED, 400, 404) },
   }),
   async (c) => {
     const job = await getJob(c.var.platform.db, c.req.valid('param').id, c.var.apiKey.id);
     if (!job) throw problems.notFound('No such job.');
-    return c.json(presentJob(job), 200);
+    return c.json(await presentSigned(c.var.platform, job), 200);
   },
 );
 
@@ -53,12 +79,14 @@ jobsApi.openapi(
   createRoute({
     method: 'delete',
     path: '/jobs/{id}',
+    operationId: 'cancelJob',
+    tags: ['jobs'],
+    security: BEARER,
     summary: 'Cancel a queued or processing job',
     request: { params: JobIdParams },
     responses: {
       200: { description: 'The cancelled job', content: { 'application/json': { schema: JobSchema } } },
-      409: { description: 'The job already finished' },
-      ...problemResponses,
+      ...problemResponses(...KEYED, 400, 404, 409),
     },
   }),
   async (c) => {
@@ -73,7 +101,7 @@ jobsApi.openapi(
     // The runner learns of it through the coordinator at once, and through its next lease renewal at the latest.
     await platform.coordinator.notify(id);
     if (cancelled.webhookUrl) await platform.webhooks.kick(id);
-    return c.json(presentJob(cancelled), 200);
+    return c.json(await presentSigned(platform, cancelled), 200);
   },
 );
 
@@ -81,9 +109,19 @@ jobsApi.openapi(
   createRoute({
     method: 'get',
     path: '/jobs/{id}/events',
+    operationId: 'followJob',
+    tags: ['jobs'],
+    security: [...BEARER, { eventsLink: [] }],
     summary: 'Follow a job: Server-Sent Events `status` and `progress`, then `done`; resumes from Last-Event-ID',
-    request: { params: JobIdParams },
-    responses: { 200: { description: 'An event stream', content: { 'text/event-stream': { schema: z.string() } } }, ...problemResponses },
+    request: { params: JobIdParams, headers: LastEventIdHeaders, query: LastEventIdQuery },
+    responses: {
+      200: {
+        description:
+          'An event stream (text/event-stream): `status` and `progress` events with ids, a comment line as a heartbeat while nothing changes, then `done` with the job. Reconnect with `Last-Event-ID` to miss nothing',
+        content: { 'text/event-stream': { schema: z.string(), example: 'id: 12\nevent: progress\ndata: {"percentage":42.5,"stage":"encoding","fps":118,"speed":3.9,"out_time_s":4.2,"eta_s":1.4}\n\n' } },
+      },
+      ...problemResponses(...KEYED, 400, 404),
+    },
   }),
   async (c) => {
     const { platform, apiKey } = c.var;
@@ -138,9 +176,12 @@ jobsApi.openapi(
   createRoute({
     method: 'get',
     path: '/jobs/{id}/logs',
+    operationId: 'getJobLogs',
+    tags: ['jobs'],
+    security: BEARER,
     summary: "The tail of ffmpeg's log for the job's last attempt, with server paths removed",
     request: { params: JobIdParams },
-    responses: { 200: { description: 'Log text', content: { 'text/plain': { schema: z.string() } } }, ...problemResponses },
+    responses: { 200: { description: 'Log text', content: { 'text/plain': { schema: z.string() } } }, ...problemResponses(...KEYED, 400, 404) },
   }),
   async (c) => {
     const job = await getJob(c.var.platform.db, c.req.valid('param').id, c.var.apiKey.id);
@@ -155,9 +196,12 @@ jobsApi.openapi(
   createRoute({
     method: 'get',
     path: '/jobs/{id}/outputs',
+    operationId: 'listJobOutputs',
+    tags: ['jobs'],
+    security: BEARER,
     summary: 'List the outputs of a completed job (every file of a streaming package), each with its download URL',
     request: { params: JobIdParams },
-    responses: { 200: { description: 'The outputs', content: { 'application/json': { schema: OutputListSchema } } }, ...problemResponses },
+    responses: { 200: { description: 'The outputs', content: { 'application/json': { schema: OutputListSchema } } }, ...problemResponses(...KEYED, 400, 404) },
   }),
   async (c) => {
     const job = await getJob(c.var.platform.db, c.req.valid('param').id, c.var.apiKey.id);
@@ -171,15 +215,19 @@ jobsApi.openapi(
 jobsApi.openAPIRegistry.registerPath({
   method: 'get',
   path: '/jobs/{id}/outputs/{name}',
+  operationId: 'downloadJobOutput',
+  tags: ['jobs'],
+  security: BEARER,
   summary: "Download an output by its name (a package's files by their relative path); supports Range",
   request: {
     params: JobIdParams.extend({ name: z.string().min(1).max(1024).openapi({ param: { name: 'name', in: 'path' }, example: 'hls/720p/seg_00001.m4s' }) }),
+    headers: z.object({ range: z.string().optional().openapi({ description: 'One byte range (RFC 9110)', example: 'bytes=0-1023' }) }),
   },
   responses: {
-    200: { description: 'The file' },
-    206: { description: 'Part of the file' },
-    416: { description: 'Range not satisfiable' },
-    ...problemResponses,
+    200: { description: 'The file', content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } } },
+    206: { description: 'Part of the file (`Content-Range` says which)', content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } } },
+    416: { description: 'Range not satisfiable; `Content-Range: bytes */<size>`' },
+    ...problemResponses(...KEYED, 400, 404, 503),
   },
 });
 

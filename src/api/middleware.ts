@@ -3,7 +3,8 @@ import { bodyLimit } from 'hono/body-limit';
 import { limitsForTier, type Limits } from '../config.js';
 import type { ApiKey } from '../db/schema.js';
 import { problems } from '../problems.js';
-import { hasScope, verifyKey, type Scope } from '../security/api-keys.js';
+import { activeKeyById, hasScope, verifyKey, type Scope } from '../security/api-keys.js';
+import { verifyLink, type LinkScope } from '../security/signed-links.js';
 import { rateLimitHeaders } from '../security/token-bucket.js';
 import { addressBucket, clientAddress } from './client-address.js';
 import type { AppEnv } from './env.js';
@@ -39,6 +40,27 @@ export function requireKey(scope: Scope): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const key = await authenticate(c);
     if (!hasScope(key, scope)) throw problems.forbidden(`This key lacks the ${scope} scope.`);
+    c.set('apiKey', key);
+    await next();
+  };
+}
+
+/**
+ * A signed link instead of a key (src/security/signed-links.ts): `?token=` on the route of one job's resource, for
+ * clients that cannot send a header. It stands for its key while that key is active and holds `scope`; a bad or
+ * expired token is a 401 charged to the client address, as any failed authentication.
+ */
+export function requireLink(link: LinkScope, scope: Scope): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const { platform } = c.var;
+    const secret = platform.config.linkSecret;
+    const jobId = c.req.param('id') ?? /\/jobs\/([^/]+)\//.exec(c.req.path)?.[1] ?? '';
+    const keyId = secret ? await verifyLink(secret, c.req.query('token') ?? '', link, jobId, platform.clock()) : null;
+    const key = keyId ? await activeKeyById(platform.db, keyId) : null;
+    if (!key || !hasScope(key, scope)) {
+      const headers = await charge(c, 1);
+      throw problems.unauthorized('The link is not valid or has expired; GET the job again for a fresh one.', headers);
+    }
     c.set('apiKey', key);
     await next();
   };

@@ -1,9 +1,16 @@
 /** How a job row looks to a client: no key ids, no blob keys, no lease details. */
+import type { z } from '@hono/zod-openapi';
+import type { JobResultSchema } from '../schemas/results.js';
 import type { Job } from '../db/schema.js';
+import type { Platform } from '../platform.js';
+import { signLink } from '../security/signed-links.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-export function presentJob(job: Job) {
+export type JobResult = z.infer<typeof JobResultSchema>;
+
+/** How a job looks to a client; `eventsUrl` is its signed events link (see signedEventsUrl), null where none is made. */
+export function presentJob(job: Job, eventsUrl: string | null = null) {
   const self = `/api/v1/jobs/${job.id}`;
   return {
     id: job.id,
@@ -33,12 +40,13 @@ export function presentJob(job: Job) {
       // A package's files keep their folders in the URL, so that the playlists' relative URIs resolve.
       url: `${self}/outputs/${o.name.split('/').map(encodeURIComponent).join('/')}`,
     })),
-    result: job.result ?? null,
+    // As the kind made it; the end-to-end tests check every completed job's result against its kind's schema.
+    result: (job.result ?? null) as JobResult,
     request: job.request,
     created_at: iso(job.createdAt)!,
     started_at: iso(job.startedAt),
     finished_at: iso(job.finishedAt),
-    links: { self, events: `${self}/events`, logs: `${self}/logs` },
+    links: { self, events: `${self}/events`, events_url: eventsUrl, logs: `${self}/logs` },
   };
 }
 
@@ -58,4 +66,21 @@ export function decodeCursor(value: string): { createdAt: number; id: string } |
   } catch {
     return null;
   }
+}
+
+/**
+ * The job's events stream as a link that needs no header (a browser's EventSource cannot send one): signed for the
+ * job's key, valid for config.eventsUrlTtlMs. Null where no link secret is configured (Workers without
+ * FFEDGE_LINK_SECRET).
+ */
+export async function signedEventsUrl(platform: Platform, job: Job): Promise<string | null> {
+  const secret = platform.config.linkSecret;
+  if (!secret) return null;
+  const token = await signLink(secret, 'events', job.id, job.apiKeyId, platform.clock() + platform.config.eventsUrlTtlMs);
+  return `/api/v1/jobs/${job.id}/events?token=${token}`;
+}
+
+/** presentJob with its signed links. */
+export async function presentSigned(platform: Platform, job: Job) {
+  return presentJob(job, await signedEventsUrl(platform, job));
 }

@@ -20,7 +20,8 @@ import {
   type ConvertRequest,
   type PresetBody,
 } from '../schemas/convert.js';
-import { problemResponses } from '../schemas/job.js';
+import { JSON_BODY, KEYED, problemResponses } from '../schemas/job.js';
+import { BEARER } from './openapi.js';
 import { router, type AppEnv } from './env.js';
 import { jsonBodyLimit, limitsFor, rateLimit, requireJson, requireKey } from './middleware.js';
 
@@ -134,8 +135,11 @@ presetsApi.openapi(
   createRoute({
     method: 'get',
     path: '/presets',
+    operationId: 'listPresets',
+    tags: ['presets'],
+    security: BEARER,
     summary: 'List the built-in presets and this key’s own',
-    responses: { 200: { description: 'Presets', content: { 'application/json': { schema: z.object({ items: z.array(PresetSchema) }) } } }, ...problemResponses },
+    responses: { 200: { description: 'Presets', content: { 'application/json': { schema: z.object({ items: z.array(PresetSchema) }) } } }, ...problemResponses(...KEYED) },
   }),
   async (c) => {
     const { platform, apiKey } = c.var;
@@ -155,9 +159,12 @@ presetsApi.openapi(
   createRoute({
     method: 'get',
     path: '/presets/{name}',
+    operationId: 'getPreset',
+    tags: ['presets'],
+    security: BEARER,
     summary: 'Get a preset',
     request: { params: NameParams },
-    responses: { 200: { description: 'The preset', content: { 'application/json': { schema: PresetSchema } } }, ...problemResponses },
+    responses: { 200: { description: 'The preset', content: { 'application/json': { schema: PresetSchema } } }, ...problemResponses(...KEYED, 400, 404) },
   }),
   async (c) => {
     const { name } = c.req.valid('param');
@@ -173,14 +180,15 @@ presetsApi.openapi(
   createRoute({
     method: 'put',
     path: '/presets/{name}',
+    operationId: 'putPreset',
+    tags: ['presets'],
+    security: BEARER,
     summary: 'Create or replace one of this key’s presets',
     request: { params: NameParams, body: { required: true, content: { 'application/json': { schema: PresetBodySchema } } } },
     responses: {
       200: { description: 'Replaced', content: { 'application/json': { schema: PresetSchema } } },
       201: { description: 'Created', content: { 'application/json': { schema: PresetSchema } } },
-      409: { description: 'A built-in preset has this name' },
-      422: { description: 'The preset would not make a valid request, or the key has too many presets' },
-      ...problemResponses,
+      ...problemResponses(...KEYED, ...JSON_BODY, 409),
     },
   }),
   async (c) => {
@@ -197,13 +205,14 @@ presetsApi.openapi(
   createRoute({
     method: 'post',
     path: '/presets',
+    operationId: 'createPreset',
+    tags: ['presets'],
+    security: BEARER,
     summary: 'Create a preset for this key',
     request: { body: { required: true, content: { 'application/json': { schema: CreatePresetSchema } } } },
     responses: {
       201: { description: 'Created', content: { 'application/json': { schema: PresetSchema } } },
-      409: { description: 'The name is taken' },
-      422: { description: 'The preset would not make a valid request, or the key has too many presets' },
-      ...problemResponses,
+      ...problemResponses(...KEYED, ...JSON_BODY, 409),
     },
   }),
   async (c) => {
@@ -219,9 +228,12 @@ presetsApi.openapi(
   createRoute({
     method: 'delete',
     path: '/presets/{name}',
+    operationId: 'deletePreset',
+    tags: ['presets'],
+    security: BEARER,
     summary: 'Delete one of this key’s presets',
     request: { params: NameParams },
-    responses: { 204: { description: 'Deleted' }, 409: { description: 'A built-in preset' }, ...problemResponses },
+    responses: { 204: { description: 'Deleted' }, ...problemResponses(...KEYED, 400, 404, 409) },
   }),
   async (c) => {
     const { name } = c.req.valid('param');

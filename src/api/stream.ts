@@ -5,10 +5,10 @@
  * downloadable by their paths (GET /jobs/:id/outputs/hls/720p/seg_00001.m4s), so a player pointed at the master
  * playlist finds everything by relative URI.
  */
-import { z } from '@hono/zod-openapi';
 import { streamKind } from '../kinds/stream.js';
 import { fromZodError, problems } from '../problems.js';
-import { acceptedResponses, problemResponses } from '../schemas/job.js';
+import { acceptedResponse, IdempotencyHeaders, problemResponses, SUBMIT_PROBLEMS } from '../schemas/job.js';
+import { BEARER } from './openapi.js';
 import { RendiffStreamSchema, StreamBodySchema, StreamRequestSchema, toStreamRequest, type StreamRequest } from '../schemas/stream.js';
 import { router } from './env.js';
 import { jsonBodyLimit, rateLimit, requireJson, requireKey } from './middleware.js';
@@ -26,19 +26,23 @@ streamApi.use('/stream', requireKey('jobs:write'), rateLimit(STREAM_COST), requi
 streamApi.openAPIRegistry.registerPath({
   method: 'post',
   path: '/stream',
+  operationId: 'stream',
+  tags: ['jobs'],
+  security: BEARER,
   summary: 'Package a media file for adaptive streaming (HLS, DASH, CMAF)',
   request: {
-    headers: z.object({ 'idempotency-key': z.string().max(255).optional() }),
+    headers: IdempotencyHeaders,
     body: { required: true, content: { 'application/json': { schema: StreamBodySchema } } },
   },
-  responses: { ...acceptedResponses, ...problemResponses },
+  responses: { 202: acceptedResponse, ...problemResponses(...SUBMIT_PROBLEMS) },
 });
 
 streamApi.post('/stream', async (c) => {
   const body: unknown = await c.req.json().catch(() => {
     throw problems.badRequest('The request body is not valid JSON.');
   });
-  return acceptJob(c, streamKind, fromBody(body));
+  const accepted = await acceptJob(c, streamKind, fromBody(body));
+  return c.json(accepted.body, 202, accepted.headers);
 });
 
 /** The request the job stores: ffedge's own, or rendiff's mapped onto it. */

@@ -13,7 +13,7 @@ import { parseInputUri, StorageUriError, type InputLocation } from '../storage/u
 import type { Kind, KindPlan } from '../kinds/index.js';
 import { chooseEngine, type Routed } from './engine-choice.js';
 import type { AppEnv } from './env.js';
-import { presentJob } from './present.js';
+import { presentSigned } from './present.js';
 import { limitsFor } from './middleware.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -159,7 +159,7 @@ export async function acceptJob<R extends { options: { priority: number }; webho
   kind: Kind<R, KindPlan>,
   request: R,
   route?: () => Promise<Routed>,
-): Promise<Response> {
+) {
   const found = kind.validate(request, limitsFor(c));
   if (found.length > 0) throw problems.planned(found);
   const routed = route ? await route() : await chooseEngine(c, kind, request, limitsFor(c));
@@ -171,7 +171,7 @@ export async function acceptJob<R extends { options: { priority: number }; webho
     engine: routed.engine,
     engineReason: routed.reason,
   });
-  return c.json(presentJob(job), 202, acceptedHeaders(job, replayed));
+  return { body: await presentSigned(c.var.platform, job), headers: acceptedHeaders(job, replayed) };
 }
 
 export function acceptedHeaders(job: Job, replayed: boolean): Record<string, string> {

@@ -2,7 +2,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { uploads } from '../db/schema.js';
 import { problems } from '../problems.js';
-import { problemResponses } from '../schemas/job.js';
+import { KEYED, problemResponses } from '../schemas/job.js';
+import { BEARER } from './openapi.js';
 import { BlobTooLargeError, StorageFullError } from '../storage/blob-store.js';
 import { FilenameError, normalizeFilename } from '../storage/filename.js';
 import { uploadKey } from '../storage/keys.js';
@@ -22,22 +23,31 @@ const UploadSchema = z
   })
   .openapi('Upload');
 
+/** The content types the document shows; any other is taken the same way. */
+const UPLOAD_TYPES = ['application/octet-stream', 'video/*', 'audio/*', 'image/*'];
+
 uploadsApi.use('/uploads', requireKey('jobs:write'), rateLimit(5));
 
 uploadsApi.openapi(
   createRoute({
     method: 'post',
     path: '/uploads',
+    operationId: 'upload',
+    tags: ['uploads'],
+    security: BEARER,
     summary: 'Upload a media file as the raw request body; use the returned uri as a job input',
     request: {
       query: z.object({ filename: z.string().max(1024).optional() }).strict(),
-      body: { content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+      // Any content type: the bytes are stored as sent, and the job's probe says what they are.
+      body: {
+        required: true,
+        description: 'The file, as the raw body (not multipart). `Content-Type` is kept with it; `Content-Length` is checked against the limit first when sent',
+        content: Object.fromEntries(UPLOAD_TYPES.map((type) => [type, { schema: z.string().openapi({ format: 'binary' }) }])),
+      },
     },
     responses: {
       201: { description: 'Stored', content: { 'application/json': { schema: UploadSchema } } },
-      413: { description: 'Larger than the upload limit' },
-      507: { description: 'Blob storage is full; nothing was stored' },
-      ...problemResponses,
+      ...problemResponses(...KEYED, 400, 413, 503, 507),
     },
   }),
   async (c) => {

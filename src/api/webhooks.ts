@@ -12,7 +12,8 @@ import { newWebhookSecret } from '../delivery/signing.js';
 import { checkOutboundUrl } from '../delivery/ssrf.js';
 import { getJob } from '../jobs/queries.js';
 import { problems } from '../problems.js';
-import { JobIdParams, problemResponses } from '../schemas/job.js';
+import { JobIdParams, JSON_BODY, KEYED, problemResponses } from '../schemas/job.js';
+import { BEARER } from './openapi.js';
 import { WebhookUrl } from '../schemas/values.js';
 import { router } from './env.js';
 import { jsonBodyLimit, rateLimit, requireJson, requireKey } from './middleware.js';
@@ -55,9 +56,12 @@ webhooksApi.openapi(
   createRoute({
     method: 'get',
     path: '/jobs/{id}/webhooks',
+    operationId: 'listWebhookDeliveries',
+    tags: ['webhooks'],
+    security: BEARER,
     summary: "A job's webhook deliveries, each with every attempt (status code or error class, duration, next attempt)",
     request: { params: JobIdParams },
-    responses: { 200: { description: 'The delivery log', content: { 'application/json': { schema: z.object({ items: z.array(DeliverySchema) }) } } }, ...problemResponses },
+    responses: { 200: { description: 'The delivery log', content: { 'application/json': { schema: z.object({ items: z.array(DeliverySchema) }) } } }, ...problemResponses(...KEYED, 400, 404) },
   }),
   async (c) => {
     const { platform, apiKey } = c.var;
@@ -95,11 +99,14 @@ webhooksApi.openapi(
   createRoute({
     method: 'post',
     path: '/jobs/{id}/webhooks/replay',
+    operationId: 'replayWebhooks',
+    tags: ['webhooks'],
+    security: BEARER,
     summary: 'Send a job’s webhooks again (all, or one event’s): same ids, same bodies, due now',
     request: { params: JobIdParams, body: { required: false, content: { 'application/json': { schema: ReplaySchema } } } },
     responses: {
       202: { description: 'Replayed', content: { 'application/json': { schema: z.object({ replayed: z.number().int() }) } } },
-      ...problemResponses,
+      ...problemResponses(...KEYED, ...JSON_BODY, 404, 409),
     },
   }),
   async (c) => {
@@ -131,9 +138,12 @@ webhooksApi.openapi(
   createRoute({
     method: 'post',
     path: '/webhooks/test',
+    operationId: 'testWebhook',
+    tags: ['webhooks'],
+    security: BEARER,
     summary: 'Send a signed `webhook.ping` to a URL now, to check a receiver and its signature verification',
     request: { body: { required: true, content: { 'application/json': { schema: TestSchema } } } },
-    responses: { 200: { description: 'What the receiver answered', content: { 'application/json': { schema: TestResultSchema } } }, ...problemResponses },
+    responses: { 200: { description: 'What the receiver answered', content: { 'application/json': { schema: TestResultSchema } } }, ...problemResponses(...KEYED, ...JSON_BODY) },
   }),
   async (c) => {
     const { platform, apiKey } = c.var;
@@ -175,9 +185,12 @@ webhooksApi.openapi(
   createRoute({
     method: 'post',
     path: '/webhooks/secret',
+    operationId: 'rotateWebhookSecret',
+    tags: ['webhooks'],
+    security: BEARER,
     summary: 'Make a new signing secret for this key’s webhooks (shown once); the replaced one keeps signing for the overlap',
     request: { body: { required: false, content: { 'application/json': { schema: SecretRequestSchema } } } },
-    responses: { 201: { description: 'The new secret', content: { 'application/json': { schema: SecretSchema } } }, ...problemResponses },
+    responses: { 201: { description: 'The new secret', content: { 'application/json': { schema: SecretSchema } } }, ...problemResponses(...KEYED, ...JSON_BODY) },
   }),
   async (c) => {
     const { platform, apiKey } = c.var;

@@ -6,6 +6,7 @@
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, hostname, tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { uuidv7 } from 'uuidv7';
@@ -13,6 +14,7 @@ import { WASM_EXCLUDED } from '../../wasm/capabilities.js';
 import { createWasmEngine, type WasmEngine } from '../../wasm/node-engine.js';
 import { loadConfig, loadFleetConfig, type Config } from '../config.js';
 import { createBreakers } from '../delivery/breakers.js';
+import { nodeAssets } from './node-assets.js';
 import { createDispatcher } from '../delivery/dispatcher.js';
 import { caFromEnv, nodeOutbound } from '../delivery/node-outbound.js';
 import { EngineError, type Engine, type EngineCapabilities, type ProbeResult } from '../engine/engine.js';
@@ -63,7 +65,9 @@ const DEFAULT_PREVIEW_DIR = fileURLToPath(new URL('../../dist/preview', import.m
 
 export async function createNodePlatform(options: NodePlatformOptions = {}): Promise<NodePlatform> {
   const env = options.env ?? process.env;
-  const config = options.config ?? loadConfig(env, { cores: cpus().length });
+  const loaded = options.config ?? loadConfig(env, { cores: cpus().length });
+  // One process can sign its own links without configuration; instances behind one address must share a secret.
+  const config = loaded.linkSecret ? loaded : { ...loaded, linkSecret: randomBytes(32).toString('base64url') };
   const log = options.log ?? consoleLogger;
   const clock = options.clock ?? Date.now;
   const dataDir = resolve(env.FFEDGE_DATA_DIR ?? './data');
@@ -200,6 +204,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     ...(config.localRoot ? { localFiles: localFiles(config.localRoot) } : {}),
     // npm run build:preview (run by npm start) writes it; until then /preview answers 404.
     previewAssets: previewDir(env.FFEDGE_PREVIEW_DIR ?? DEFAULT_PREVIEW_DIR),
+    assets: nodeAssets(),
     async engines() {
       return (await engines.available()).map((found) => found.capabilities);
     },

@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { JOB_KINDS, JOB_STATUSES } from '../db/schema.js';
 import { STAGES } from '../media/progress-types.js';
 import { SORTS } from '../jobs/queries.js';
+import { JobResultSchema } from './results.js';
 
 export const ProgressSchema = z
   .object({
@@ -31,12 +32,20 @@ export const JobSchema = z
     max_attempts: z.number().int(),
     error: z.object({ code: z.string(), message: z.string() }).nullable(),
     outputs: z.array(OutputSchema),
-    result: z.record(z.string(), z.unknown()).nullable(),
+    result: JobResultSchema,
     request: z.record(z.string(), z.unknown()),
     created_at: z.string(),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
-    links: z.object({ self: z.string(), events: z.string(), logs: z.string() }),
+    links: z.object({
+      self: z.string(),
+      events: z.string().openapi({ description: 'The job’s Server-Sent Events; needs the key in a header' }),
+      events_url: z
+        .string()
+        .nullable()
+        .openapi({ description: 'The same stream with a short-lived signed token in the URL, for EventSource in a browser (no header needed); null where the deployment has no link secret' }),
+      logs: z.string(),
+    }),
   })
   .openapi('Job');
 
@@ -83,21 +92,61 @@ export const ProblemSchema = z
   })
   .openapi('Problem');
 
-/** The answers of a route that creates a job (the problem bodies besides: problemResponses). */
-export const acceptedResponses = {
-  202: {
-    description: 'Accepted: the job is queued',
-    headers: { Location: { schema: { type: 'string' as const } } },
-    content: { 'application/json': { schema: JobSchema } },
-  },
-  409: { description: 'Idempotency key in use' },
-  413: { description: 'Body too large' },
-  422: { description: 'Cannot be processed' },
+const PROBLEM_DESCRIPTIONS = {
+  400: 'The request is malformed or a field is invalid: `errors[]` points at each (VALIDATION_FAILED, BAD_REQUEST)',
+  401: 'No API key, or one that is not valid (UNAUTHORIZED); comes with `WWW-Authenticate: Bearer`',
+  403: 'The key lacks the scope this route needs (FORBIDDEN)',
+  404: 'No such resource for this key (NOT_FOUND)',
+  409: 'In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset',
+  413: 'The body is larger than the limit (TOO_LARGE)',
+  415: 'The body is not of a content type this route takes (UNSUPPORTED_MEDIA_TYPE)',
+  422: 'Valid, but cannot be done: a codec the container cannot hold, a limit of the tier, an unsafe URL; `errors[]` says which field',
+  429: 'Rate limited or at the concurrency quota (RATE_LIMITED, CONCURRENCY_LIMITED); `Retry-After` says when to try again',
+  500: 'An error of the service; the `instance` is the request id to quote (INTERNAL)',
+  503: 'A dependency is unavailable right now (UNAVAILABLE); `Retry-After` says when to try again',
+  507: 'Blob storage is full; nothing was stored (STORAGE_FULL)',
 } as const;
 
-export const problemResponses = {
-  400: { description: 'Invalid request', content: { 'application/problem+json': { schema: ProblemSchema } } },
-  401: { description: 'Missing or invalid API key', content: { 'application/problem+json': { schema: ProblemSchema } } },
-  404: { description: 'Not found', content: { 'application/problem+json': { schema: ProblemSchema } } },
-  429: { description: 'Rate or concurrency limited', content: { 'application/problem+json': { schema: ProblemSchema } } },
+export type ProblemStatus = keyof typeof PROBLEM_DESCRIPTIONS;
+
+const RETRY_AFTER = { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer' as const } } };
+
+/**
+ * The problem answers (RFC 9457, `application/problem+json`) of a route, by status. Each route lists the statuses
+ * it can answer; the contract suite checks that every status a test sees is listed for its route.
+ */
+export function problemResponses<S extends ProblemStatus>(...statuses: S[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      {
+        description: PROBLEM_DESCRIPTIONS[status],
+        ...(status === 429 || status === 503 ? { headers: RETRY_AFTER } : {}),
+        content: { 'application/problem+json': { schema: ProblemSchema } },
+      },
+    ]),
+  ) as unknown as Record<S, { description: string; content: { 'application/problem+json': { schema: typeof ProblemSchema } } }>;
+}
+
+/** What every route behind a key can answer. */
+export const KEYED = [401, 403, 429, 500] as const;
+/** What a route with a JSON body can answer besides. */
+export const JSON_BODY = [400, 413, 415, 422] as const;
+
+/** The 202 of a route that creates a job. */
+export const acceptedResponse = {
+  description: 'Accepted: the job is queued. `Location` is its URL; `Idempotent-Replayed: true` when an earlier request with the same Idempotency-Key made it',
+  headers: { Location: { schema: { type: 'string' as const } } },
+  content: { 'application/json': { schema: JobSchema } },
 } as const;
+
+/** The statuses of a route that creates a job from a JSON body. */
+export const SUBMIT_PROBLEMS = [...KEYED, ...JSON_BODY, 409] as const;
+
+export const IdempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .max(255)
+    .optional()
+    .openapi({ description: 'Retries with the same key answer with the job the first request made (for 24 h), instead of making another', example: 'order-1234-thumbnail' }),
+});

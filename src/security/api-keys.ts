@@ -170,6 +170,12 @@ export async function verifyKey(db: Db, presented: string): Promise<ApiKey | nul
   return row;
 }
 
+/** The key with this id, unless it is revoked (for a signed link, which names its key by id). */
+export async function activeKeyById(db: Db, id: string): Promise<ApiKey | null> {
+  const row = await db.select().from(apiKeys).where(eq(apiKeys.id, id)).get();
+  return row && row.revokedAt === null ? row : null;
+}
+
 export function hasScope(key: Pick<ApiKey, 'scopes'>, scope: Scope): boolean {
   return key.scopes.includes('admin') || key.scopes.includes(scope);
 }

@@ -2,7 +2,7 @@
  * The CLI as a user runs it: `node packages/cli/bin/ffedge.mjs` (what the `ffedge` bin links to) as a child process
  * against a real server with real ffmpeg; outputs checked with ffprobe, --json parsed, exit codes as documented.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,8 +24,11 @@ interface Ran {
   stderr: string;
 }
 
-/** Runs the CLI with this Node (so the node-lines runs test the CLI on each line); `tty` runs it under script(1). */
-function ffedge(args: string[], options: { env?: Record<string, string>; tty?: boolean } = {}): Promise<Ran> {
+/**
+ * Runs the CLI with this Node (so the node-lines runs test the CLI on each line); `tty` runs it under script(1);
+ * `onStderr` sees the child and what it wrote so far.
+ */
+function ffedge(args: string[], options: { env?: Record<string, string>; tty?: boolean; onStderr?: (text: string, child: ChildProcess) => void } = {}): Promise<Ran> {
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', FFEDGE_URL: server.url, FFEDGE_KEY: key, ...options.env };
   const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
   // script(1) from util-linux gives the command a pseudo-terminal; -e returns the command's exit status.
@@ -35,7 +38,10 @@ function ffedge(args: string[], options: { env?: Record<string, string>; tty?: b
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      options.onStderr?.(stderr, child);
+    });
     child.on('error', fail);
     child.on('close', (code) => done({ code, stdout, stderr }));
   });
@@ -127,6 +133,26 @@ describe('ffedge CLI', () => {
     const unreachable = await ffedge(['jobs', 'ls'], { env: { FFEDGE_URL: `http://127.0.0.1:${await freePort()}` } });
     expect(unreachable.code).toBe(5);
     expect(unreachable.stderr).toMatch(/ECONNREFUSED/);
+  });
+
+  it('Ctrl-C while following exits 130 and says how to cancel; the job goes on', async () => {
+    await makeClip(join(dir, 'long.mp4'), { seconds: 30 });
+    let interrupted = false;
+    const ran = await ffedge(['convert', 'long.mp4', '--to', 'webm', '--wait'], {
+      onStderr: (text, child) => {
+        if (!interrupted && /fps=/.test(text)) {
+          interrupted = true;
+          child.kill('SIGINT');
+        }
+      },
+    });
+    expect(ran.code, ran.stderr).toBe(130);
+    const id = /jobs cancel ([0-9a-f-]{36})/.exec(ran.stderr)?.[1];
+    expect(id, ran.stderr).toBeDefined();
+    // The CLI stopped following, not the job (which may have finished meanwhile on a fast machine).
+    const shown = JSON.parse((await ffedge(['--json', 'jobs', 'show', id!])).stdout) as { status: string };
+    expect(['queued', 'processing', 'completed']).toContain(shown.status);
+    await ffedge(['jobs', 'cancel', id!]);
   });
 
   it('draws a progress bar in a pseudo-terminal', async () => {

@@ -19,8 +19,26 @@ export interface Harness {
   stored(): Promise<string[]>;
 }
 
+interface Seen {
+  method: string;
+  path: string;
+  status: number;
+  contentType: string;
+}
+
 export function contractSuite(name: string, harness: () => Harness): void {
-  const h = () => harness();
+  // Every answer the suite gets is kept, so that the last test can hold the OpenAPI document to what was answered.
+  const seen: Seen[] = [];
+  const h = (): Harness => {
+    const base = harness();
+    return Object.assign(Object.create(base) as Harness, {
+      async fetch(path: string, init?: RequestInit) {
+        const res = await base.fetch(path, init);
+        seen.push({ method: (init?.method ?? 'GET').toUpperCase(), path: new URL(path, 'http://x').pathname, status: res.status, contentType: res.headers.get('content-type') ?? '' });
+        return res;
+      },
+    });
+  };
   const auth = (key: string, extra: Record<string, string> = {}) => ({ authorization: `Bearer ${key}`, ...extra });
   const json = (key: string, body: unknown, extra: Record<string, string> = {}): RequestInit => ({
     method: 'POST',
@@ -65,6 +83,48 @@ export function contractSuite(name: string, harness: () => Harness): void {
   }
 
   describe(`contract (${name})`, () => {
+    describe('signed events link', () => {
+      /** The status of opening `url`, and the first bytes of the stream when it opens. */
+      async function open(url: string, init: RequestInit = {}): Promise<{ status: number; first: string }> {
+        const res = await h().fetch(url, init);
+        let first = '';
+        if (res.status === 200) {
+          const reader = res.body!.getReader();
+          first = new TextDecoder().decode((await reader.read()).value);
+          await reader.cancel();
+        } else await res.body?.cancel();
+        return { status: res.status, first };
+      }
+
+      it('opens the job’s events without a header, and no other job’s', async () => {
+        const key = await h().key();
+        const job = (await (await convert(key, await upload(key))).json()) as { id: string; links: { events: string; events_url: string } };
+        expect(job.links.events_url).toMatch(new RegExp(`^/api/v1/jobs/${job.id}/events\\?token=\\d+\\.[A-Za-z0-9]+\\.[A-Za-z0-9_-]{43}$`));
+        const opened = await open(job.links.events_url);
+        expect(opened.status).toBe(200);
+        expect(opened.first).toMatch(/event: status/);
+        // The same link comes with GET /jobs/:id, for a page that lost it.
+        const again = (await (await h().fetch(`/api/v1/jobs/${job.id}`, { headers: auth(key) })).json()) as { links: { events_url: string } };
+        expect(again.links.events_url).toMatch(/\?token=/);
+
+        const other = (await (await convert(key, await upload(key))).json()) as { id: string };
+        const token = job.links.events_url.split('token=')[1]!;
+        const refused = [
+          `/api/v1/jobs/${other.id}/events?token=${token}`,
+          `/api/v1/jobs/${job.id}/events?token=${token.slice(0, -2)}AA`,
+          `/api/v1/jobs/${job.id}/events?token=1.${token.split('.')[1]}.${token.split('.')[2]}`,
+          `/api/v1/jobs/${job.id}/events?token=garbage`,
+        ];
+        for (const url of refused) {
+          const res = await h().fetch(url);
+          await expectProblem(res, 401, 'UNAUTHORIZED');
+        }
+        // It opens only the events: not the job, its logs or its outputs.
+        await expectProblem(await h().fetch(`/api/v1/jobs/${job.id}?token=${token}`), 401, 'UNAUTHORIZED');
+        await expectProblem(await h().fetch(`/api/v1/jobs/${job.id}/logs?token=${token}`), 401, 'UNAUTHORIZED');
+      });
+    });
+
     describe('auth', () => {
       it('refuses a missing key with 401 and a Bearer challenge', async () => {
         const res = await h().fetch('/api/v1/jobs');
@@ -554,6 +614,38 @@ export function contractSuite(name: string, harness: () => Harness): void {
         const job = (await res.json()) as { kind: string; request: Record<string, unknown> };
         expect(job).toMatchObject({ kind: 'stream', request: { format: 'hls', segment_duration_s: 6, ladder: [{ resolution: '720p', video: { codec: 'h264', bitrate: '2.5M' } }] } });
         await expectProblem(await stream(key, { input, type: 'dash', output: 's3://bucket/out/' }), 422, 'UNSUPPORTED_DESTINATION');
+      });
+    });
+
+    describe('the OpenAPI document', () => {
+      it('documents every status this suite was answered, and a problem body for every problem', async () => {
+        type Operation = { responses: Record<string, { content?: Record<string, unknown> }> };
+        const doc = (await (await harness().fetch('/api/v1/openapi.json')).json()) as { paths: Record<string, Record<string, Operation>> };
+        const templates = Object.keys(doc.paths).map((template) => ({
+          template,
+          // An output's {name} may have several segments; every other parameter is one.
+          pattern: new RegExp(`^${template.replace(/\{name\}$/, '(.+)').replace(/\{[^}]+\}/g, '[^/]+')}$`),
+          params: (template.match(/\{/g) ?? []).length,
+        }));
+        const undocumented = new Set<string>();
+        let checked = 0;
+        for (const answer of seen) {
+          // Unknown paths and methods are answered by the app itself (404, 405 with Allow), not by an operation.
+          if (answer.status === 405 || answer.method === 'OPTIONS') continue;
+          const match = templates.filter((t) => t.pattern.test(answer.path)).sort((a, b) => a.params - b.params)[0];
+          const operation = match && doc.paths[match.template]![answer.method === 'HEAD' ? 'get' : answer.method.toLowerCase()];
+          if (!operation) {
+            if (answer.status !== 404) undocumented.add(`${answer.method} ${answer.path}: no operation`);
+            continue;
+          }
+          checked += 1;
+          const response = operation.responses[String(answer.status)];
+          const where = `${answer.method} ${match.template} ${answer.status}`;
+          if (!response) undocumented.add(`${where}: status not documented`);
+          else if (answer.contentType.startsWith('application/problem+json') && !response.content?.['application/problem+json']) undocumented.add(`${where}: no problem body documented`);
+        }
+        expect([...undocumented].sort()).toEqual([]);
+        expect(checked).toBeGreaterThan(50);
       });
     });
   });

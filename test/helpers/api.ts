@@ -1,8 +1,11 @@
 import { readFile } from 'node:fs/promises';
+import { expect } from 'vitest';
+import { RESULT_SCHEMAS } from '../../src/schemas/results.js';
 import type { TestServer } from './node-server.js';
 
 export interface JobView {
   id: string;
+  kind: string;
   status: string;
   attempts: number;
   progress: { percentage: number | null; stage: string };
@@ -10,6 +13,14 @@ export interface JobView {
   outputs: { name: string; size: number; content_type: string; url: string }[];
   result: Record<string, unknown> | null;
   links: { self: string; events: string; logs: string };
+}
+
+/** A completed job's result is what the OpenAPI document says its kind's result is (src/schemas/results.ts). */
+export function expectDocumentedResult(job: { kind?: string; result: unknown }): void {
+  const schema = RESULT_SCHEMAS[job.kind as keyof typeof RESULT_SCHEMAS];
+  expect(schema, `a result schema for kind ${job.kind}`).toBeDefined();
+  const parsed = schema.safeParse(job.result);
+  expect(parsed.success ? [] : parsed.error.issues, `the ${job.kind} result as documented`).toEqual([]);
 }
 
 /** Client helpers bound to one server and key. */
@@ -43,7 +54,10 @@ export function client(server: { fetch: TestServer['fetch'] }, key: string) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const job = await this.get(id);
-        if (statuses.includes(job.status) && predicate(job)) return job;
+        if (statuses.includes(job.status) && predicate(job)) {
+          if (job.status === 'completed') expectDocumentedResult(job);
+          return job;
+        }
         if (Date.now() > deadline) throw new Error(`job ${id} is ${job.status} (${JSON.stringify(job.progress)}), wanted ${statuses.join('|')}`);
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -4,7 +4,7 @@
  * say: problems as errors, retries after Retry-After, following a job over SSE with resume, and downloads.
  */
 import createClient from 'openapi-fetch';
-import { FfedgeProblem, problemFrom } from './problem.js';
+import { FfedgeProblem } from './problem.js';
 import { retryingFetch, type RetryOptions } from './retry.js';
 import { followEvents, type EventsOptions, type JobEvent } from './events.js';
 import type { AnalyzeBody, ConvertBody, Estimate, EstimateBody, Job, JobList, ListJobsQuery, Progress, ProbeBody, StreamBody, Upload, paths } from './types.js';
@@ -114,7 +114,7 @@ export class Ffedge {
   async download(job: Job | string, name?: string, init: { range?: string; signal?: AbortSignal } = {}): Promise<Response> {
     const current = typeof job === 'string' ? await this.jobs.get(job) : job;
     const output = name === undefined ? current.outputs[0] : current.outputs.find((o) => o.name === name);
-    if (!output) throw new FfedgeProblem(404, { type: 'about:blank', title: 'Not found', status: 404, code: 'NOT_FOUND', instance: '', detail: `The job has no output ${name ?? ''}`.trim() + '.' });
+    if (!output) throw new FfedgeProblem(404, { type: 'about:blank', title: 'Not found', status: 404, code: 'NOT_FOUND', detail: `The job has no output ${name ?? ''}`.trim() + '.' });
     const response = await this.api.GET('/api/v1/jobs/{id}/outputs/{name}', {
       params: { path: { id: current.id, name: output.name } },
       // The name keeps its folders (a package's hls/720p/seg.m4s): one encoded segment each, as the server's url.
@@ -168,4 +168,3 @@ function idempotency(options: { idempotencyKey?: string }): Record<string, strin
   return options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {};
 }
 
-export { problemFrom };

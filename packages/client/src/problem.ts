@@ -45,15 +45,3 @@ export function retryAfterSeconds(value: string | null, now = Date.now()): numbe
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
-
-/** A FfedgeProblem from a response whose body was not read yet. */
-export async function problemFrom(response: Response): Promise<FfedgeProblem> {
-  const text = await response.text().catch(() => '');
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return new FfedgeProblem(response.status, body, response.headers);
-}
