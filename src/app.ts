@@ -16,6 +16,7 @@ import { docsApi } from './api/docs.js';
 import { healthApi } from './api/health.js';
 import { jobsApi } from './api/jobs.js';
 import { presetsApi } from './api/presets.js';
+import { linksApi } from './api/links.js';
 import { previewApi } from './api/preview.js';
 import { streamApi } from './api/stream.js';
 import { uploadsApi } from './api/uploads.js';
@@ -103,6 +104,7 @@ export function apiRoutes() {
   routes.route('/api/v1', jobsApi);
   routes.route('/api/v1', webhooksApi);
   routes.route('/api/v1', presetsApi);
+  routes.route('/api/v1', linksApi);
   routes.route('/', documentApi(routes));
   return routes;
 }

@@ -25,6 +25,8 @@ export interface Limits {
   /** Requests per window (token bucket capacity) and the window in seconds. */
   requests: number;
   windowS: number;
+  /** How long an output's signed `url` works without the key (at most 7 days). */
+  outputLinkTtlS: number;
 }
 
 export interface Config {
@@ -66,6 +68,8 @@ export interface Config {
    * instance must share it; Node and Deno make one per process when it is not set, Workers then give no such links.
    */
   linkSecret: string | null;
+  /** The secret links were signed with before the last rotation (FFEDGE_LINK_SECRET_PREVIOUS): they keep working until they expire. */
+  linkSecretPrevious: string | null;
   /** How long a signed events link can be opened (FFEDGE_EVENTS_URL_TTL_S); an open stream goes on past it. */
   eventsUrlTtlMs: number;
 }
@@ -95,6 +99,7 @@ export const DEFAULT_LIMITS: Limits = {
   concurrentJobs: 5,
   requests: 120,
   windowS: 60,
+  outputLinkTtlS: 3600,
 };
 
 type Env = Record<string, string | undefined>;
@@ -119,6 +124,7 @@ function loadLimits(env: Env, prefix: string, base: Limits): Limits {
     concurrentJobs: read('CONCURRENT_JOBS', base.concurrentJobs, 1, 10_000),
     requests: read('RATE_LIMIT', base.requests, 1, 1_000_000),
     windowS: read('RATE_WINDOW_S', base.windowS, 1, 86_400),
+    outputLinkTtlS: read('OUTPUT_LINK_TTL_S', base.outputLinkTtlS, 60, 7 * 86_400),
   };
 }
 
@@ -207,6 +213,7 @@ export function loadConfig(env: Env, defaults: { cores?: number } = {}): Config 
     },
     publicUrl: origin(env, 'FFEDGE_PUBLIC_URL'),
     linkSecret: secret(env, 'FFEDGE_LINK_SECRET'),
+    linkSecretPrevious: secret(env, 'FFEDGE_LINK_SECRET_PREVIOUS'),
     eventsUrlTtlMs: int(env, 'FFEDGE_EVENTS_URL_TTL_S', 900, 10, 86_400) * 1000,
   };
 }

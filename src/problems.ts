@@ -94,6 +94,10 @@ export const problems = {
       headers: { 'www-authenticate': 'Bearer realm="ffedge"', ...headers },
     }),
   forbidden: (detail: string) => new Problem({ status: 403, code: 'FORBIDDEN', title: 'Forbidden', detail }),
+  linkRefused: (reason: 'invalid' | 'expired') =>
+    reason === 'expired'
+      ? new Problem({ status: 403, code: 'LINK_EXPIRED', title: 'Link expired', detail: 'This link has expired; GET the job (or its outputs) with the key for a fresh one.' })
+      : new Problem({ status: 403, code: 'LINK_INVALID', title: 'Link not valid', detail: 'This link is not one this service signed for this file, or its key was revoked.' }),
   notFound: (detail = 'No such resource.') => new Problem({ status: 404, code: 'NOT_FOUND', title: 'Not found', detail }),
   methodNotAllowed: (allow: string[]) =>
     new Problem({

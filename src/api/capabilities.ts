@@ -51,6 +51,7 @@ const LimitsSchema = z
     concurrent_jobs: int().openapi({ description: 'Queued or running per key' }),
     requests: int().openapi({ description: 'Per window_s, per key' }),
     window_s: int(),
+    output_link_ttl_s: int().openapi({ description: 'How long an output’s signed url works without the key' }),
   })
   .openapi('Limits');
 
@@ -69,6 +70,7 @@ const LIMIT_NAMES = {
   concurrentJobs: 'concurrent_jobs',
   requests: 'requests',
   windowS: 'window_s',
+  outputLinkTtlS: 'output_link_ttl_s',
 } as const satisfies Record<keyof Limits, keyof z.infer<typeof LimitsSchema>>;
 
 function limitsView(limits: Limits): z.infer<typeof LimitsSchema> {

@@ -65,20 +65,20 @@ convertApi.openapi(
       engine: null,
     });
     const { platform, apiKey } = c.var;
-    if (isTerminal(job.status)) return c.json(await presentSigned(platform, job), 200);
+    if (isTerminal(job.status)) return c.json(await presentSigned(platform, job, c.var.apiKey), 200);
     const gone = new AbortController();
     const subscription = await platform.coordinator.subscribe(job.id, gone.signal);
     try {
       const deadline = platform.clock() + PROBE_WAIT_MS;
       while (platform.clock() < deadline) {
         const current = await getJob(platform.db, job.id, apiKey.id);
-        if (current && isTerminal(current.status)) return c.json(await presentSigned(platform, current), 200);
+        if (current && isTerminal(current.status)) return c.json(await presentSigned(platform, current, c.var.apiKey), 200);
         await subscription.next(Math.min(platform.config.eventPollMs, deadline - platform.clock()));
       }
     } finally {
       subscription.close();
       gone.abort();
     }
-    return c.json(await presentSigned(platform, job), 202, acceptedHeaders(job, replayed));
+    return c.json(await presentSigned(platform, job, c.var.apiKey), 202, acceptedHeaders(job, replayed));
   },
 );

@@ -6,11 +6,10 @@ import { eventsAfter, getJob, isTerminal, listJobs } from '../jobs/queries.js';
 import { fromZodError, problems } from '../problems.js';
 import { JobIdParams, JobListSchema, JobSchema, KEYED, ListJobsQuery, OutputSchema, problemResponses } from '../schemas/job.js';
 import { BEARER } from './openapi.js';
-import { contentDisposition } from '../storage/filename.js';
 import { router } from './env.js';
 import { rateLimit, requireKey, requireLink } from './middleware.js';
-import { decodeCursor, encodeCursor, presentJob, presentSigned } from './present.js';
-import { parseRange } from './range.js';
+import { decodeCursor, encodeCursor, presentSigned } from './present.js';
+import { serveOutput } from './serve-output.js';
 
 export const jobsApi = router();
 
@@ -53,7 +52,7 @@ jobsApi.openapi(
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     if (after === null) throw problems.validation([{ parameter: 'cursor', message: 'Not a cursor from this API.' }]);
     const page = await listJobs(c.var.platform.db, { apiKeyId: c.var.apiKey.id, ...q, after });
-    return c.json({ items: await Promise.all(page.items.map((job) => presentSigned(c.var.platform, job))), next_cursor: page.next ? encodeCursor(page.next) : null }, 200);
+    return c.json({ items: await Promise.all(page.items.map((job) => presentSigned(c.var.platform, job, c.var.apiKey))), next_cursor: page.next ? encodeCursor(page.next) : null }, 200);
   },
 );
 
@@ -71,7 +70,7 @@ jobsApi.openapi(
   async (c) => {
     const job = await getJob(c.var.platform.db, c.req.valid('param').id, c.var.apiKey.id);
     if (!job) throw problems.notFound('No such job.');
-    return c.json(await presentSigned(c.var.platform, job), 200);
+    return c.json(await presentSigned(c.var.platform, job, c.var.apiKey), 200);
   },
 );
 
@@ -101,7 +100,7 @@ jobsApi.openapi(
     // The runner learns of it through the coordinator at once, and through its next lease renewal at the latest.
     await platform.coordinator.notify(id);
     if (cancelled.webhookUrl) await platform.webhooks.kick(id);
-    return c.json(await presentSigned(platform, cancelled), 200);
+    return c.json(await presentSigned(platform, cancelled, c.var.apiKey), 200);
   },
 );
 
@@ -138,7 +137,7 @@ jobsApi.openapi(
       let quietSince = platform.clock();
       const sendDone = async () => {
         const job = await getJob(platform.db, id, apiKey.id);
-        await stream.writeSSE({ event: 'done', data: JSON.stringify(job ? presentJob(job) : null) });
+        await stream.writeSSE({ event: 'done', data: JSON.stringify(job ? await presentSigned(platform, job, apiKey) : null) });
       };
       try {
         // A client resuming after the final status has nothing left to see but the end.
@@ -206,7 +205,7 @@ jobsApi.openapi(
   async (c) => {
     const job = await getJob(c.var.platform.db, c.req.valid('param').id, c.var.apiKey.id);
     if (!job) throw problems.notFound('No such job.');
-    return c.json({ items: presentJob(job).outputs }, 200);
+    return c.json({ items: (await presentSigned(c.var.platform, job, c.var.apiKey)).outputs }, 200);
   },
 );
 
@@ -239,25 +238,5 @@ jobsApi.get('/jobs/:id/outputs/:name{.+}', async (c) => {
   const job = await getJob(platform.db, params.data.id, apiKey.id);
   const output = job?.status === 'completed' ? job.outputs?.find((o) => o.name === name) : undefined;
   if (!output) throw problems.notFound('No such output.');
-  const range = parseRange(c.req.header('range'), output.size);
-  if (range === 'unsatisfiable') {
-    return new Response(null, { status: 416, headers: { 'content-range': `bytes */${output.size}` } });
-  }
-  const blob = await platform.blobs.get(output.key, range ?? undefined);
-  if (!blob) throw problems.notFound('The output is no longer stored.');
-  const headers = new Headers({
-    'content-type': output.content_type,
-    'accept-ranges': 'bytes',
-    'content-disposition': contentDisposition(output.name.slice(output.name.lastIndexOf('/') + 1)),
-    'cache-control': 'private, max-age=0',
-  });
-  if (output.sha256) headers.set('etag', `"${output.sha256}"`);
-  if (!range) {
-    headers.set('content-length', String(output.size));
-    return new Response(blob.body, { status: 200, headers });
-  }
-  const end = range.offset + range.length - 1;
-  headers.set('content-length', String(range.length));
-  headers.set('content-range', `bytes ${range.offset}-${end}/${output.size}`);
-  return new Response(blob.body, { status: 206, headers });
+  return serveOutput(platform, output, c.req.raw, 'private, max-age=0');
 });

@@ -3,14 +3,31 @@ import type { z } from '@hono/zod-openapi';
 import type { JobResultSchema } from '../schemas/results.js';
 import type { Job } from '../db/schema.js';
 import type { Platform } from '../platform.js';
-import { signLink } from '../security/signed-links.js';
+import { limitsForTier } from '../config.js';
+import { linkExpiry, signLink, signOutputLink } from '../security/signed-links.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export type JobResult = z.infer<typeof JobResultSchema>;
 
-/** How a job looks to a client; `eventsUrl` is its signed events link (see signedEventsUrl), null where none is made. */
-export function presentJob(job: Job, eventsUrl: string | null = null) {
+/** A job's signed links (presentSigned): its events stream, and the token for each of its outputs' prefixes. */
+export interface SignedLinks {
+  eventsUrl: string | null;
+  outputTokens: ReadonlyMap<string, string>;
+}
+
+const UNSIGNED: SignedLinks = { eventsUrl: null, outputTokens: new Map() };
+
+/** What an output's signed link grants: a package's folder (so relative URIs resolve under it), else the file. */
+export function outputPrefix(name: string): string {
+  const slash = name.indexOf('/');
+  return slash === -1 ? name : name.slice(0, slash + 1);
+}
+
+const encodeName = (name: string) => name.split('/').map(encodeURIComponent).join('/');
+
+/** How a job looks to a client; `signed` are its signed links (presentSigned), none where they are not made. */
+export function presentJob(job: Job, signed: SignedLinks = UNSIGNED) {
   const self = `/api/v1/jobs/${job.id}`;
   return {
     id: job.id,
@@ -37,8 +54,11 @@ export function presentJob(job: Job, eventsUrl: string | null = null) {
       name: o.name,
       size: o.size,
       content_type: o.content_type,
-      // A package's files keep their folders in the URL, so that the playlists' relative URIs resolve.
-      url: `${self}/outputs/${o.name.split('/').map(encodeURIComponent).join('/')}`,
+      // A package's files keep their folders in the URL, so that the playlists' relative URIs resolve. Signed, the URL
+      // works without the key (a <video>, hls.js, a shared link); unsigned, it needs the key.
+      url: signed.outputTokens.has(outputPrefix(o.name))
+        ? `/api/v1/o/${signed.outputTokens.get(outputPrefix(o.name))}/${encodeName(o.name)}`
+        : `${self}/outputs/${encodeName(o.name)}`,
     })),
     // As the kind made it; the end-to-end tests check every completed job's result against its kind's schema.
     result: (job.result ?? null) as JobResult,
@@ -46,7 +66,7 @@ export function presentJob(job: Job, eventsUrl: string | null = null) {
     created_at: iso(job.createdAt)!,
     started_at: iso(job.startedAt),
     finished_at: iso(job.finishedAt),
-    links: { self, events: `${self}/events`, events_url: eventsUrl, logs: `${self}/logs` },
+    links: { self, events: `${self}/events`, events_url: signed.eventsUrl, logs: `${self}/logs` },
   };
 }
 
@@ -80,7 +100,20 @@ export async function signedEventsUrl(platform: Platform, job: Job): Promise<str
   return `/api/v1/jobs/${job.id}/events?token=${token}`;
 }
 
-/** presentJob with its signed links. */
-export async function presentSigned(platform: Platform, job: Job) {
-  return presentJob(job, await signedEventsUrl(platform, job));
+/** The tokens of a completed job's outputs, one per prefix, valid for the key's tier's output_link_ttl_s. */
+async function outputTokens(platform: Platform, job: Job, tier: string): Promise<Map<string, string>> {
+  const tokens = new Map<string, string>();
+  const secret = platform.config.linkSecret;
+  if (!secret || job.status !== 'completed') return tokens;
+  const ttlMs = limitsForTier(platform.config, tier).outputLinkTtlS * 1000;
+  const expires = linkExpiry(platform.clock(), ttlMs);
+  for (const prefix of new Set((job.outputs ?? []).map((o) => outputPrefix(o.name)))) {
+    tokens.set(prefix, await signOutputLink(secret, job.id, job.apiKeyId, prefix, expires));
+  }
+  return tokens;
+}
+
+/** presentJob with its signed links; `key` is the job's own key (its tier says how long output links last). */
+export async function presentSigned(platform: Platform, job: Job, key: { tier: string }) {
+  return presentJob(job, { eventsUrl: await signedEventsUrl(platform, job), outputTokens: await outputTokens(platform, job, key.tier) });
 }

@@ -171,7 +171,7 @@ export async function acceptJob<R extends { options: { priority: number }; webho
     engine: routed.engine,
     engineReason: routed.reason,
   });
-  return { body: await presentSigned(c.var.platform, job), headers: acceptedHeaders(job, replayed) };
+  return { body: await presentSigned(c.var.platform, job, c.var.apiKey), headers: acceptedHeaders(job, replayed) };
 }
 
 export function acceptedHeaders(job: Job, replayed: boolean): Record<string, string> {

@@ -24,6 +24,11 @@ export async function getJob(db: Db, id: string, apiKeyId: string): Promise<Job 
   return (await db.select().from(jobs).where(and(eq(jobs.id, id), eq(jobs.apiKeyId, apiKeyId))).get()) ?? null;
 }
 
+/** A job by id alone: for a signed link, which names the job and is checked against its key by its signature. */
+export async function getJobById(db: Db, id: string): Promise<Job | null> {
+  return (await db.select().from(jobs).where(eq(jobs.id, id)).get()) ?? null;
+}
+
 /** One page plus whether more follow; keyset pagination on (created_at, id) so pages never shift or repeat. */
 export async function listJobs(db: Db, q: ListQuery): Promise<{ items: Job[]; next: Cursor | null }> {
   const conditions: SQL[] = [eq(jobs.apiKeyId, q.apiKeyId)];

@@ -1,7 +1,9 @@
 /**
  * A package plays: hls.js plays the HLS package and dash.js the DASH one, from the running Node service, in headless
  * Chromium (Debian's, which decodes H.264 and AAC through MSE), for 3 s with no error, then switches to another rung
- * it is told to and goes on playing. The key travels in a header, as an API client's player would send it.
+ * it is told to and goes on playing. hls.js is given nothing but the master playlist's signed link (an output's
+ * `url`: the token is in the path, so every relative URI of the package resolves under it, and no key is sent);
+ * dash.js fetches by the key's path with the key in a header, as an API client's player would.
  */
 import type { Browser, Page } from 'playwright-core';
 import { join } from 'node:path';
@@ -71,17 +73,18 @@ interface Played {
 }
 
 describe('players', () => {
-  it('hls.js plays the HLS package for 3 s, and switches to the rung it is told to', async () => {
+  it('hls.js plays the HLS package from its signed link, with no key, for 3 s, and switches to the rung it is told to', async () => {
     const job = await packaged('hls');
     const master = `${server.url}${job.outputs.find((o) => o.name === 'hls/master.m3u8')!.url}`;
+    expect(master).toMatch(/\/api\/v1\/o\/[^/]+\/hls\/master\.m3u8$/);
     const p = await page();
     const played = (await p.evaluate(
-      ({ url, key }) =>
+      ({ url }) =>
         new Promise((resolve) => {
           const Hls = (window as any).Hls;
           const video = document.getElementById('v') as HTMLVideoElement;
           const errors: string[] = [];
-          const hls = new Hls({ xhrSetup: (xhr: XMLHttpRequest) => xhr.setRequestHeader('authorization', `Bearer ${key}`) });
+          const hls = new Hls();
           hls.on(Hls.Events.ERROR, (_: unknown, data: any) => data.fatal && errors.push(`${data.type}: ${data.details}`));
           let before = -1;
           let target = -1;
@@ -106,7 +109,7 @@ describe('players', () => {
           hls.loadSource(url);
           hls.attachMedia(video);
         }),
-      { url: master, key },
+      { url: master },
     )) as Played;
     expect(played.errors).toEqual([]);
     expect(played.rungs).toBe(2);
@@ -118,7 +121,7 @@ describe('players', () => {
 
   it('dash.js plays the DASH package for 3 s, and switches to the rung it is told to', async () => {
     const job = await packaged('dash');
-    const mpd = `${server.url}${job.outputs.find((o) => o.name === 'dash/manifest.mpd')!.url}`;
+    const mpd = `${server.url}/api/v1/jobs/${job.id}/outputs/dash/manifest.mpd`;
     const p = await page();
     const played = (await p.evaluate(
       ({ url, key }) =>

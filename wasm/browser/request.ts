@@ -74,6 +74,7 @@ export function limitsFrom(view: Record<string, number>): Limits {
     concurrentJobs: view.concurrent_jobs!,
     requests: view.requests!,
     windowS: view.window_s!,
+    outputLinkTtlS: view.output_link_ttl_s!,
   };
 }
 

@@ -38,7 +38,7 @@ describe('preview request check', () => {
 
   it('sends the upload in place of the local file, and reads the limits GET /capabilities names', () => {
     expect(forServer({ input: LOCAL_INPUT, output: 'mp4' }, 'upload:abc')).toEqual({ input: 'upload:abc', output: 'mp4' });
-    const view = { body_bytes: 1, upload_bytes: 2, input_bytes: 3, input_duration_s: 4, output_pixels: 5, max_fps: 6, max_bitrate: 7, operations: 8, outputs: 9, variants: 10, concurrent_jobs: 11, requests: 12, window_s: 13 };
+    const view = { body_bytes: 1, upload_bytes: 2, input_bytes: 3, input_duration_s: 4, output_pixels: 5, max_fps: 6, max_bitrate: 7, operations: 8, outputs: 9, variants: 10, concurrent_jobs: 11, requests: 12, window_s: 13, output_link_ttl_s: 14 };
     expect(Object.values(limitsFrom(view)).sort((a, b) => a - b)).toEqual(Object.values(view));
   });
 });
