@@ -72,22 +72,6 @@ export interface ProbedInput {
   partial: boolean;
 }
 
-/** One file of the browser preview (wasm/browser, built into dist/preview by `npm run build:preview`). */
-export interface PreviewAsset {
-  body: ReadableStream<Uint8Array>;
-  size: number;
-  /** 'gzip' when the body is the file's gzip copy. */
-  encoding: 'gzip' | null;
-  /** Changes whenever the file does. */
-  etag: string;
-}
-
-/** The built preview page's files: a directory on Node and Deno, R2 objects on Workers. */
-export interface PreviewAssets {
-  /** `name` is the path under /preview/ (`index.html`, `core/0.12.10/ffmpeg-core.wasm`); null when absent. */
-  get(name: string, options: { gzip: boolean }): Promise<PreviewAsset | null>;
-}
-
 export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
@@ -113,9 +97,10 @@ export interface Platform {
   probeInput?(uri: string, signal: AbortSignal): Promise<ProbedInput>;
   /** `local:` inputs, where the runtime has a file system and config.localRoot is set. */
   localFiles?: LocalFiles;
-  /** The preview page's files; absent where none were built or uploaded (then /preview answers 404). */
-  previewAssets?: PreviewAssets;
-  /** Serves an asset of src/api/assets.ts by its path (compressed when the request accepts it), or null. */
+  /**
+   * Serves a static file by its path (compressed when the request accepts it), or null: an asset of src/api/assets.ts,
+   * or under /preview/ a file of the built preview page (src/api/preview.ts; `npm run build:preview`).
+   */
   assets?(path: string, request: Request): Promise<Response | null>;
   /** Extra readiness checks a runtime adds (queue, pool...). Database, blobs and engines are always checked. */
   readiness?: ReadinessCheck[];

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { uuidv7 } from 'uuidv7';
 import { WASM_EXCLUDED } from '../../wasm/capabilities.js';
 import { createWasmEngine, type WasmEngine } from '../../wasm/node-engine.js';
+import { withPreviewFiles } from '../api/preview.js';
 import { loadConfig, loadFleetConfig, type Config } from '../config.js';
 import { createBreakers } from '../delivery/breakers.js';
 import { nodeAssets } from './node-assets.js';
@@ -202,9 +203,8 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     wasm,
     workspace: tmpRoot,
     ...(config.localRoot ? { localFiles: localFiles(config.localRoot) } : {}),
-    // npm run build:preview (run by npm start) writes it; until then /preview answers 404.
-    previewAssets: previewDir(env.FFEDGE_PREVIEW_DIR ?? DEFAULT_PREVIEW_DIR),
-    assets: nodeAssets(),
+    // The preview's build: npm run build:preview (which npm start runs) writes it; until then /preview answers 404.
+    assets: withPreviewFiles(previewDir(env.FFEDGE_PREVIEW_DIR ?? DEFAULT_PREVIEW_DIR), nodeAssets()),
     async engines() {
       return (await engines.available()).map((found) => found.capabilities);
     },

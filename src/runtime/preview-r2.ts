@@ -2,21 +2,25 @@
  * The preview page's files on Workers: R2 objects under `preview/` in the BLOBS bucket, laid out as dist/preview
  * (each file and its gzip copy), put there by `npm run upload:preview`. Not Workers static assets: the core's wasm
  * is 32 MB (a static asset may be 25 MiB) and 10 MB gzipped (a Worker script may be 10 MB with everything else).
+ * The route (src/api/preview.ts) adds the content type, CSP and cache policy.
  */
-import type { PreviewAsset, PreviewAssets } from '../platform.js';
 
 export const PREVIEW_PREFIX = 'preview/';
 
-export function previewR2(bucket: R2Bucket): PreviewAssets {
-  async function open(name: string, encoding: PreviewAsset['encoding']): Promise<PreviewAsset | null> {
-    const object = await bucket.get(PREVIEW_PREFIX + name);
+export function previewR2(bucket: R2Bucket): (name: string, request: Request) => Promise<Response | null> {
+  return async (name, request) => {
+    const gzip = /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
+    const object = (gzip ? await bucket.get(`${PREVIEW_PREFIX}${name}.gz`) : null) ?? (await bucket.get(PREVIEW_PREFIX + name));
     if (!object) return null;
-    // The etag names the encoding too: a cache must not answer one with the other.
-    return { body: object.body, size: object.size, encoding, etag: encoding ? object.httpEtag.replace(/"$/, '-gz"') : object.httpEtag };
-  }
-  return {
-    async get(name, { gzip }) {
-      return (gzip ? await open(`${name}.gz`, 'gzip') : null) ?? open(name, null);
-    },
+    const encoded = object.key.endsWith('.gz') && !name.endsWith('.gz');
+    const headers = new Headers({ etag: object.httpEtag, vary: 'accept-encoding' });
+    if (request.headers.get('if-none-match') === object.httpEtag) {
+      await object.body.cancel();
+      return new Response(null, { status: 304, headers });
+    }
+    headers.set('content-length', String(object.size));
+    if (encoded) headers.set('content-encoding', 'gzip');
+    // encodeBody 'manual': the body already is gzip and must not be compressed again.
+    return new Response(request.method === 'HEAD' ? null : object.body, { headers, encodeBody: 'manual' });
   };
 }

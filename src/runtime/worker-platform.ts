@@ -9,6 +9,7 @@
 import { drizzle } from 'drizzle-orm/d1';
 import { uuidv7 } from 'uuidv7';
 import type { RateLimiter } from '../../durable-objects/rate-limiter.js';
+import { withPreviewFiles } from '../api/preview.js';
 import { createApp, type App } from '../app.js';
 import { loadConfig } from '../config.js';
 import type { Db } from '../db/client.js';
@@ -52,7 +53,7 @@ export function createWorkerPlatform(env: WorkerEnv): Platform {
     webhooks: workerWebhooks(env, config, breakers, consoleLogger),
     engines: () => engines.capabilities(),
     routing: () => engines.profiles(),
-    previewAssets: previewR2(env.BLOBS),
+    assets: withPreviewFiles(previewR2(env.BLOBS)),
     config,
     clock: Date.now,
     ids: uuidv7,
