@@ -31,16 +31,28 @@ export interface PreviewOutput {
 const RUN_TIMEOUT_MS = 120_000;
 
 export class BrowserEngine {
-  private readonly ffmpeg = new FFmpeg();
+  private ffmpeg = new FFmpeg();
   private stdout: string[] = [];
   private stderr: string[] = [];
   private loaded: Promise<void> | null = null;
 
   constructor(private readonly urls: CoreUrls) {
+    this.listen();
+  }
+
+  private listen(): void {
     this.ffmpeg.on('log', ({ type, message }) => {
       if (type === 'stdout') this.stdout.push(message);
       else if (message !== 'Aborted()') this.stderr.push(message);
     });
+  }
+
+  /** A fresh core after a failed run: a trap (out of memory, a crash) leaves the old instance unusable. */
+  reset(): void {
+    this.ffmpeg.terminate();
+    this.ffmpeg = new FFmpeg();
+    this.listen();
+    this.loaded = null;
   }
 
   load(): Promise<void> {

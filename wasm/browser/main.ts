@@ -109,7 +109,7 @@ function refresh(): void {
       state.checked = checkRequest(parsed, preset, state.limits, state.listed);
       if (!state.checked.ok) for (const p of state.checked.problems) item('invalid', `${p.pointer}: ${p.message}`);
       else if (state.checked.cannot.length > 0) {
-        for (const m of state.checked.cannot) item('cannot', `Cannot preview in the browser: ${m.reason}. The server can still run it.`);
+        for (const m of state.checked.cannot) item('cannot', `Cannot preview in the browser: ${m.reason}. A server with native ffmpeg still runs it.`);
       } else item('ok', 'The browser can preview this request.');
     }
   }
@@ -119,9 +119,8 @@ function refresh(): void {
     $<HTMLParagraphElement>('preview-status').textContent = 'Not previewed: see the checks under the request.';
   }
   const hasKey = $<HTMLInputElement>('key').value.trim() !== '';
-  const valid = state.checked?.ok === true;
-  $<HTMLButtonElement>('preview-button').disabled = !(valid && state.checked?.ok && state.checked.cannot.length === 0 && state.file);
-  $<HTMLButtonElement>('run-button').disabled = !(valid && hasKey && state.file);
+  $<HTMLButtonElement>('preview-button').disabled = !(checks === 'ok' && state.file);
+  $<HTMLButtonElement>('run-button').disabled = !(checks !== 'invalid' && hasKey && state.file);
 }
 
 function formChanged(): void {
@@ -178,6 +177,8 @@ async function preview(): Promise<void> {
   } catch (error) {
     status.textContent = `The preview failed: ${error instanceof Error ? error.message : String(error)}`;
     document.body.dataset.preview = 'failed';
+    engine.reset();
+    state.fileLoaded = null;
   } finally {
     state.previewing = false;
     if (state.again) {
