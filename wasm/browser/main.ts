@@ -1,7 +1,7 @@
 /**
  * The preview page (GET /preview): a request made with a small form or as JSON, checked and planned by the server's
  * own code (request.ts), previewed in this browser by ffmpeg.wasm (engine.ts), then run as a job with the SDK
- * (@ffedge/client: upload, convert, wait over fetch-streamed SSE, download).
+ * (@ffedge/client: upload, convert, wait over fetch-streamed SSE); the output through its signed link.
  * The key lives in sessionStorage only: it goes in Authorization headers, never in a URL.
  */
 import type { Limits } from '../../src/config.js';
@@ -233,7 +233,7 @@ async function runOnServer(): Promise<void> {
         status.textContent = `Job ${submitted.id} processing, ${update.stage}${update.percentage != null ? ` ${update.percentage.toFixed(0)} %` : ''}`;
       },
     });
-    finished(job, api);
+    finished(job);
   } catch (error) {
     status.textContent = error instanceof FfedgeProblem ? `Refused (${error.status} ${error.code}): ${error.detail ?? error.title}` : `Failed: ${String(error)}`;
     document.body.dataset.job = 'error';
@@ -242,7 +242,7 @@ async function runOnServer(): Promise<void> {
   }
 }
 
-function finished(job: Job, api: Ffedge): void {
+function finished(job: Job): void {
   const status = $<HTMLParagraphElement>('job-status');
   document.body.dataset.job = job.status;
   if (job.status !== 'completed') {
@@ -253,14 +253,11 @@ function finished(job: Job, api: Ffedge): void {
   const output = job.outputs[0]!;
   status.textContent = `Job ${job.id} completed on ${job.engine ?? 'the server'}: ${output.name}`;
   const link = $<HTMLAnchorElement>('download');
-  // The output needs the key, which a plain link cannot send: fetched with it, then handed over as a blob.
-  void api.download(job, output.name).then(async (response) => {
-    const blob = await response.blob();
-    link.href = URL.createObjectURL(blob);
-    link.download = output.name;
-    link.textContent = `Download ${output.name} (${(blob.size / 1024).toFixed(0)} KiB)`;
-    link.hidden = false;
-  });
+  // The output's url is a signed link (no key, for a while): the browser downloads it itself, nothing held here.
+  link.href = new URL(output.url, location.origin).href;
+  link.download = output.name;
+  link.textContent = `Download ${output.name}${output.size ? ` (${(output.size / 1024).toFixed(0)} KiB)` : ''}`;
+  link.hidden = false;
 }
 
 // --------------------------------------------------------------------------------------------- start-up
