@@ -302,7 +302,9 @@ function start(): void {
   });
   $<HTMLInputElement>('file').addEventListener('change', (event) => {
     state.file = (event.target as HTMLInputElement).files?.[0] ?? null;
-    requestChanged();
+    // At once: the debounce is for typing in the request.
+    refresh();
+    void preview();
   });
   $<HTMLFormElement>('form').addEventListener('input', formChanged);
   $<HTMLSelectElement>('preset').addEventListener('change', formChanged);
