@@ -52,6 +52,7 @@ const LimitsSchema = z
     requests: int().openapi({ description: 'Per window_s, per key' }),
     window_s: int(),
     output_link_ttl_s: int().openapi({ description: 'How long an output’s signed url works without the key' }),
+    retention_s: int().openapi({ description: 'How long uploads and outputs are kept, then deleted' }),
   })
   .openapi('Limits');
 
@@ -71,6 +72,7 @@ const LIMIT_NAMES = {
   requests: 'requests',
   windowS: 'window_s',
   outputLinkTtlS: 'output_link_ttl_s',
+  retentionS: 'retention_s',
 } as const satisfies Record<keyof Limits, keyof z.infer<typeof LimitsSchema>>;
 
 function limitsView(limits: Limits): z.infer<typeof LimitsSchema> {
