@@ -60,6 +60,8 @@ function workersProject(options: { name: string; include: string[]; runJobs: boo
       include: options.include,
       globalSetup: [
         './test/workers/native-worker.setup.ts',
+        // The SDK suite in workerd talks to real Node servers (test/workers/sdk.test.ts).
+        ...(options.runJobs ? [] : ['./test/sdk/servers.setup.ts']),
         ...(options.runJobs ? ['./test/workers/wasm-worker.setup.ts', './test/workers/jobs/media.setup.ts', './test/workers/jobs/webhook-receiver.setup.ts'] : []),
       ],
       setupFiles: ['./test/workers/setup.ts'],
@@ -76,7 +78,7 @@ export default defineConfig({
         test: {
           name: 'node',
           environment: 'node',
-          include: ['test/unit/**/*.test.ts', 'test/contract/node.test.ts', 'test/contract/deno.test.ts', 'test/e2e/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/contract/node.test.ts', 'test/contract/deno.test.ts', 'test/e2e/**/*.test.ts', 'test/sdk/*.test.ts', 'test/cli/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

