@@ -27,6 +27,8 @@ export interface Limits {
   windowS: number;
   /** How long an output's signed `url` works without the key (at most 7 days). */
   outputLinkTtlS: number;
+  /** How long uploads and a job's outputs are kept before the retention sweep deletes them. */
+  retentionS: number;
 }
 
 export interface Config {
@@ -39,6 +41,8 @@ export interface Config {
   leaseMs: number;
   maxAttempts: number;
   sweepIntervalMs: number;
+  /** How often Node and Deno look for uploads and outputs past their retention (Workers: the Cron Trigger). */
+  retentionSweepMs: number;
   /** In-process pool size (Node). */
   poolSize: number;
   /** Root under which `local:` URIs may point; null disables `local:` inputs. */
@@ -100,6 +104,7 @@ export const DEFAULT_LIMITS: Limits = {
   requests: 120,
   windowS: 60,
   outputLinkTtlS: 3600,
+  retentionS: 7 * 86_400,
 };
 
 type Env = Record<string, string | undefined>;
@@ -125,6 +130,7 @@ function loadLimits(env: Env, prefix: string, base: Limits): Limits {
     requests: read('RATE_LIMIT', base.requests, 1, 1_000_000),
     windowS: read('RATE_WINDOW_S', base.windowS, 1, 86_400),
     outputLinkTtlS: read('OUTPUT_LINK_TTL_S', base.outputLinkTtlS, 60, 7 * 86_400),
+    retentionS: read('RETENTION_S', base.retentionS, 60, 3650 * 86_400),
   };
 }
 
@@ -185,6 +191,7 @@ export function loadConfig(env: Env, defaults: { cores?: number } = {}): Config 
     leaseMs: int(env, 'FFEDGE_LEASE_MS', 30_000, 500, 3600_000),
     maxAttempts: int(env, 'FFEDGE_MAX_ATTEMPTS', 3, 1, 20),
     sweepIntervalMs: int(env, 'FFEDGE_SWEEP_MS', 5_000, 100, 3600_000),
+    retentionSweepMs: int(env, 'FFEDGE_RETENTION_SWEEP_MS', 60_000, 50, 86_400_000),
     poolSize: int(env, 'FFEDGE_POOL_SIZE', Math.max(1, Math.floor(cores / 2)), 0, 256),
     localRoot: env.FFEDGE_LOCAL_ROOT || null,
     bootstrapAdminKey: env.FFEDGE_BOOTSTRAP_ADMIN_KEY || null,

@@ -107,6 +107,13 @@ export const problems = {
       detail: `Allowed methods: ${allow.join(', ')}.`,
       headers: { allow: allow.join(', ') },
     }),
+  outputsRemoved: (reason: 'expired' | 'deleted') =>
+    new Problem({
+      status: 410,
+      code: reason === 'expired' ? 'OUTPUT_EXPIRED' : 'OUTPUT_DELETED',
+      title: 'Gone',
+      detail: reason === 'expired' ? 'The job’s outputs were deleted at the end of their retention.' : 'The job’s outputs were deleted on request.',
+    }),
   conflict: (code: string, detail: string) => new Problem({ status: 409, code, title: 'Conflict', detail }),
   tooLarge: (limit: number) =>
     new Problem({

@@ -10,6 +10,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { problemResponses } from '../schemas/job.js';
 import { OPTIONAL_KEY } from './openapi.js';
 import type { Limits } from '../config.js';
+import { LIMIT_NAMES } from '../limit-names.js';
 import { router } from './env.js';
 import { optionalKey, rateLimit } from './middleware.js';
 
@@ -52,29 +53,14 @@ const LimitsSchema = z
     requests: int().openapi({ description: 'Per window_s, per key' }),
     window_s: int(),
     output_link_ttl_s: int().openapi({ description: 'How long an output’s signed url works without the key' }),
+    retention_s: int().openapi({ description: 'How long uploads and outputs are kept, then deleted' }),
   })
   .openapi('Limits');
 
-/** Every limit of the configuration, by its API name (a new limit fails the type check until it is named here). */
-const LIMIT_NAMES = {
-  bodyBytes: 'body_bytes',
-  uploadBytes: 'upload_bytes',
-  inputBytes: 'input_bytes',
-  inputDurationS: 'input_duration_s',
-  outputPixels: 'output_pixels',
-  maxFps: 'max_fps',
-  maxBitrate: 'max_bitrate',
-  operations: 'operations',
-  outputs: 'outputs',
-  variants: 'variants',
-  concurrentJobs: 'concurrent_jobs',
-  requests: 'requests',
-  windowS: 'window_s',
-  outputLinkTtlS: 'output_link_ttl_s',
-} as const satisfies Record<keyof Limits, keyof z.infer<typeof LimitsSchema>>;
-
 function limitsView(limits: Limits): z.infer<typeof LimitsSchema> {
-  const entries = (Object.keys(LIMIT_NAMES) as (keyof Limits)[]).map((name) => [LIMIT_NAMES[name], limits[name]]);
+  // Every name is one of the schema's (a new limit fails the type check until both say it).
+  const names: Record<keyof Limits, keyof z.infer<typeof LimitsSchema>> = LIMIT_NAMES;
+  const entries = (Object.keys(names) as (keyof Limits)[]).map((name) => [names[name], limits[name]]);
   return Object.fromEntries(entries) as z.infer<typeof LimitsSchema>;
 }
 

@@ -10,6 +10,7 @@ import { router } from './env.js';
 import { rateLimit, requireKey, requireLink } from './middleware.js';
 import { decodeCursor, encodeCursor, presentSigned } from './present.js';
 import { serveOutput } from './serve-output.js';
+import { deleteJobOutputs } from '../storage/retention.js';
 
 export const jobsApi = router();
 
@@ -209,6 +210,31 @@ jobsApi.openapi(
   },
 );
 
+jobsApi.openapi(
+  createRoute({
+    method: 'delete',
+    path: '/jobs/{id}/outputs',
+    operationId: 'deleteJobOutputs',
+    tags: ['jobs'],
+    security: BEARER,
+    summary: 'Delete a finished job’s output files now, before their retention ends; the job stays and says so',
+    request: { params: JobIdParams },
+    responses: {
+      200: { description: 'The job, its outputs removed', content: { 'application/json': { schema: JobSchema } } },
+      ...problemResponses(...KEYED, 400, 404, 409, 503),
+    },
+  }),
+  async (c) => {
+    const { platform, apiKey } = c.var;
+    const job = await getJob(platform.db, c.req.valid('param').id, apiKey.id);
+    if (!job) throw problems.notFound('No such job.');
+    // A running attempt is still writing its outputs: cancel it first.
+    if (!isTerminal(job.status)) throw problems.conflict('JOB_NOT_FINISHED', `The job is ${job.status}; cancel it first.`);
+    if (job.outputsDeletedAt === null) await deleteJobOutputs(platform.db, platform.blobs, job, platform.clock(), 'deleted');
+    return c.json(await presentSigned(platform, (await getJob(platform.db, job.id, apiKey.id))!, apiKey), 200);
+  },
+);
+
 // An output's name may have several segments (a package's `hls/720p/seg_00001.m4s`), so the route takes the rest of
 // the path; it is documented under the same path with `name` as one parameter.
 jobsApi.openAPIRegistry.registerPath({
@@ -226,7 +252,7 @@ jobsApi.openAPIRegistry.registerPath({
     200: { description: 'The file', content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } } },
     206: { description: 'Part of the file (`Content-Range` says which)', content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } } },
     416: { description: 'Range not satisfiable; `Content-Range: bytes */<size>`' },
-    ...problemResponses(...KEYED, 400, 404, 503),
+    ...problemResponses(...KEYED, 400, 404, 410, 503),
   },
 });
 
@@ -238,5 +264,5 @@ jobsApi.get('/jobs/:id/outputs/:name{.+}', async (c) => {
   const job = await getJob(platform.db, params.data.id, apiKey.id);
   const output = job?.status === 'completed' ? job.outputs?.find((o) => o.name === name) : undefined;
   if (!output) throw problems.notFound('No such output.');
-  return serveOutput(platform, output, c.req.raw, 'private, max-age=0');
+  return serveOutput(platform, job!, output, c.req.raw, 'private, max-age=0');
 });

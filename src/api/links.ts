@@ -35,7 +35,7 @@ linksApi.openAPIRegistry.registerPath({
     206: { description: 'Part of the file (`Content-Range` says which)', content: { '*/*': { schema: z.string().openapi({ format: 'binary' }) } } },
     304: { description: 'Not modified (If-None-Match matched the ETag)' },
     416: { description: 'Range not satisfiable; `Content-Range: bytes */<size>`' },
-    ...problemResponses(403, 404, 500, 503),
+    ...problemResponses(403, 404, 410, 500, 503),
   },
 });
 
@@ -56,5 +56,5 @@ linksApi.get('/o/:token/:name{.+}', async (c) => {
   const output = job?.status === 'completed' ? job.outputs?.find((o) => o.name === name) : undefined;
   if (!output) throw problems.notFound('No such output.');
   // Anyone with the URL may fetch it until it expires: private caches only, and not past the link's own life.
-  return serveOutput(platform, output, c.req.raw, 'private, max-age=300');
+  return serveOutput(platform, job!, output, c.req.raw, 'private, max-age=300');
 });

@@ -60,6 +60,8 @@ export function presentJob(job: Job, signed: SignedLinks = UNSIGNED) {
         ? `/api/v1/o/${signed.outputTokens.get(outputPrefix(o.name))}/${encodeName(o.name)}`
         : `${self}/outputs/${encodeName(o.name)}`,
     })),
+    outputs_expire_at: iso(job.outputsExpireAt),
+    outputs_removed: job.outputsDeletedAt !== null && job.outputsDeletedReason ? { at: iso(job.outputsDeletedAt)!, reason: job.outputsDeletedReason } : null,
     // As the kind made it; the end-to-end tests check every completed job's result against its kind's schema.
     result: (job.result ?? null) as JobResult,
     request: job.request,

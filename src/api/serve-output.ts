@@ -3,13 +3,14 @@
  * file name for saving. The one way outputs leave the service, by key (GET /jobs/:id/outputs/:name) or by signed
  * link (GET /o/:token/:name).
  */
-import type { JobOutput } from '../db/schema.js';
+import type { Job, JobOutput } from '../db/schema.js';
 import type { Platform } from '../platform.js';
 import { problems } from '../problems.js';
 import { contentDisposition } from '../storage/filename.js';
 import { parseRange } from './range.js';
 
-export async function serveOutput(platform: Platform, output: JobOutput, request: Request, cacheControl: string): Promise<Response> {
+export async function serveOutput(platform: Platform, job: Job, output: JobOutput, request: Request, cacheControl: string): Promise<Response> {
+  if (job.outputsDeletedAt !== null) throw problems.outputsRemoved(job.outputsDeletedReason ?? 'deleted');
   const headers = new Headers({
     'content-type': output.content_type,
     'accept-ranges': 'bytes',

@@ -3,7 +3,7 @@
  * concurrency quota, and the hand-off to dispatch. Validation is complete before anything is stored (audit #13).
  */
 import type { Context } from 'hono';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { uploads, type Job, type JobKind } from '../db/schema.js';
 import { ConcurrencyLimitError, createJob, IdempotencyError } from '../jobs/create.js';
 import { DEFAULT_WEBHOOK_EVENTS } from '../delivery/events.js';
@@ -53,7 +53,7 @@ export async function checkInput(c: Context<AppEnv>, pointer: string, uri: strin
     const found = await platform.db
       .select({ id: uploads.id })
       .from(uploads)
-      .where(and(eq(uploads.id, location.id), eq(uploads.apiKeyId, apiKey.id)))
+      .where(and(eq(uploads.id, location.id), eq(uploads.apiKeyId, apiKey.id), isNull(uploads.deletedAt)))
       .get();
     if (!found) throw problems.unprocessable('INPUT_NOT_FOUND', 'No upload with this id belongs to this key.', [{ pointer, message: 'unknown upload' }]);
   }
@@ -122,6 +122,7 @@ export async function submit(c: Context<AppEnv>, submission: Submission): Promis
     engineReason: submission.engineReason ?? null,
     maxAttempts: platform.config.maxAttempts,
     concurrentLimit: limitsFor(c).concurrentJobs,
+    retentionS: limitsFor(c).retentionS,
     webhook,
     now: platform.clock(),
     ...(idempotencyKey === undefined

@@ -64,6 +64,12 @@ export const jobs = sqliteTable(
     webhookEvents: text('webhook_events', { mode: 'json' }).$type<string[]>(),
     /** Set when the receiver answered 410 Gone: nothing more is sent for this job. */
     webhookStoppedAt: integer('webhook_stopped_at'),
+    /** The key's tier's retention when the job was made: its outputs are deleted this long after it completes. */
+    retentionS: integer('retention_s'),
+    outputsExpireAt: integer('outputs_expire_at'),
+    /** When the outputs' blobs were deleted, and why: 'expired' (the sweep) or 'deleted' (DELETE /jobs/:id/outputs). */
+    outputsDeletedAt: integer('outputs_deleted_at'),
+    outputsDeletedReason: text('outputs_deleted_reason', { enum: ['expired', 'deleted'] }),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     startedAt: integer('started_at'),
@@ -77,6 +83,7 @@ export const jobs = sqliteTable(
     // of the top priority on each claim (transitions.claim).
     index('jobs_claim').on(t.status, sql`${t.priority} desc`, t.createdAt),
     index('jobs_batch').on(t.batchId),
+    index('jobs_outputs_expiry').on(t.outputsExpireAt).where(sql`${t.outputsDeletedAt} is null`),
     uniqueIndex('jobs_key_idempotency').on(t.apiKeyId, t.idempotencyKey),
   ],
 );
@@ -127,8 +134,12 @@ export const uploads = sqliteTable(
     filename: text('filename'),
     contentType: text('content_type'),
     createdAt: integer('created_at').notNull(),
+    /** When the retention sweep deletes it (the key's tier's retention_s after upload). */
+    expiresAt: integer('expires_at'),
+    /** When its blob was deleted, by the sweep or by DELETE /uploads/:id; the row stays and says so. */
+    deletedAt: integer('deleted_at'),
   },
-  (t) => [index('uploads_key_created').on(t.apiKeyId, t.createdAt)],
+  (t) => [index('uploads_key_created').on(t.apiKeyId, t.createdAt), index('uploads_expiry').on(t.expiresAt).where(sql`${t.deletedAt} is null`)],
 );
 
 export const presets = sqliteTable(

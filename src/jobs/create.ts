@@ -20,6 +20,8 @@ export interface NewJobInput {
   engineReason?: string | null;
   maxAttempts: number;
   concurrentLimit: number;
+  /** How long its outputs are kept once it completes (the key's tier's retention); absent: kept. */
+  retentionS?: number;
   /** Where the job's webhooks go, and the events they are for (resolved: never empty when there is a URL). */
   webhook?: { url: string; events: readonly string[] } | null;
   idempotency?: { key: string; requestHash: string };
@@ -87,11 +89,11 @@ export async function createJob(db: Db, input: NewJobInput): Promise<Created> {
 async function insertWithinLimit(db: Db, input: NewJobInput): Promise<Job> {
   const inserted = await db.all<{ id: string }>(sql`
     INSERT INTO jobs (id, api_key_id, kind, status, priority, engine, engine_reason, request, max_attempts, webhook_url,
-                      webhook_events, idempotency_key, progress_stage, created_at, updated_at)
+                      webhook_events, idempotency_key, retention_s, progress_stage, created_at, updated_at)
     SELECT ${input.id}, ${input.apiKeyId}, ${input.kind}, 'queued', ${input.priority}, ${input.engine},
            ${input.engineReason ?? null}, ${JSON.stringify(input.request)}, ${input.maxAttempts}, ${input.webhook?.url ?? null},
            ${input.webhook ? JSON.stringify(input.webhook.events) : null},
-           ${input.idempotency?.key ?? null}, 'queued', ${input.now}, ${input.now}
+           ${input.idempotency?.key ?? null}, ${input.retentionS ?? null}, 'queued', ${input.now}, ${input.now}
     WHERE (SELECT count(*) FROM jobs
            WHERE api_key_id = ${input.apiKeyId} AND status IN ('queued', 'processing')) < ${input.concurrentLimit}
     RETURNING id`);

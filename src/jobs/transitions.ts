@@ -151,6 +151,8 @@ export async function complete(
       leaseUntil: null,
       finishedAt: now,
       updatedAt: now,
+      // Null for a job made before retention existed: its outputs are kept.
+      outputsExpireAt: sql`${now} + ${jobs.retentionS} * 1000`,
       version: sql`${jobs.version} + 1`,
     })
     .where(owned(id, held))

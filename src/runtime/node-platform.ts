@@ -16,6 +16,7 @@ import { withPreviewFiles } from '../api/preview.js';
 import { loadConfig, loadFleetConfig, type Config } from '../config.js';
 import { createBreakers } from '../delivery/breakers.js';
 import { nodeAssets } from './node-assets.js';
+import { sweepRetention } from '../storage/retention.js';
 import { createDispatcher } from '../delivery/dispatcher.js';
 import { caFromEnv, nodeOutbound } from '../delivery/node-outbound.js';
 import { EngineError, type Engine, type EngineCapabilities, type ProbeResult } from '../engine/engine.js';
@@ -111,6 +112,11 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
   const outbound = nodeOutbound({ policy: config.outbound, limits: config.outboundLimits, ca: await caFromEnv(env) });
   const dispatcher = createDispatcher({ db, outbound, breakers, config, clock, log, owner });
   dispatcher.start();
+  // Retention: what is past its time is deleted in the background (src/storage/retention.ts).
+  const retention = setInterval(() => {
+    sweepRetention({ db, blobs, clock, log }).catch((error: unknown) => log.error('retention sweep failed', { error: error instanceof Error ? error.message : String(error) }));
+  }, config.retentionSweepMs);
+  retention.unref();
   const inputs = storageInputs(blobs, config.localRoot ? localInputs(config.localRoot) : undefined);
   const attempts: AttemptDeps = {
     db,
@@ -219,6 +225,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     async close(graceMs = 25_000) {
       await pool.stop(graceMs);
       await dispatcher.stop();
+      clearInterval(retention);
       await wasm?.close();
       opened.client.close();
       await rm(tmpRoot, { recursive: true, force: true });

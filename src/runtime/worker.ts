@@ -19,6 +19,7 @@ import { WEBHOOK_QUEUE, type JobMessage, type WorkerEnv } from './worker-env.js'
 import { createWorkerApp, type WorkerApp } from './worker-platform.js';
 import { sweepJobs } from './worker-sweeper.js';
 import { consumeWebhooks, sweepWebhooks } from './worker-webhooks.js';
+import { sweepRetention } from '../storage/retention.js';
 
 export { JobCoordinator } from '../../durable-objects/job-coordinator.js';
 export { RateLimiter } from '../../durable-objects/rate-limiter.js';
@@ -88,5 +89,6 @@ export default {
     if (swept.requeued.length + swept.failed.length + swept.redispatched.length > 0) platform.log.info('jobs swept', swept);
     const webhooks = await sweepWebhooks(platform.db, env, platform.clock());
     if (webhooks > 0) platform.log.info('webhook deliveries re-sent', { jobs: webhooks });
+    await sweepRetention(platform);
   },
 } satisfies ExportedHandler<WorkerEnv, JobMessage>;

@@ -31,7 +31,12 @@ export const JobSchema = z
     attempts: z.number().int(),
     max_attempts: z.number().int(),
     error: z.object({ code: z.string(), message: z.string() }).nullable(),
-    outputs: z.array(OutputSchema),
+    outputs: z.array(OutputSchema).openapi({ description: 'Listed for as long as the job is; downloadable until outputs_removed says they are gone' }),
+    outputs_expire_at: z.string().nullable().openapi({ description: 'When the retention sweep deletes the outputs' }),
+    outputs_removed: z
+      .object({ at: z.string(), reason: z.enum(['expired', 'deleted']) })
+      .nullable()
+      .openapi({ description: 'When and why the outputs’ files were deleted; null while they are stored' }),
     result: JobResultSchema,
     request: z.record(z.string(), z.unknown()),
     created_at: z.string(),
@@ -97,6 +102,7 @@ const PROBLEM_DESCRIPTIONS = {
   401: 'No API key, or one that is not valid (UNAUTHORIZED); comes with `WWW-Authenticate: Bearer`',
   403: 'The key lacks the scope this route needs (FORBIDDEN)',
   404: 'No such resource for this key (NOT_FOUND)',
+  410: 'Gone: the files were deleted at the end of their retention, or on request (OUTPUT_EXPIRED, OUTPUT_DELETED)',
   409: 'In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset',
   413: 'The body is larger than the limit (TOO_LARGE)',
   415: 'The body is not of a content type this route takes (UNSUPPORTED_MEDIA_TYPE)',

@@ -545,7 +545,7 @@ export function contractSuite(name: string, harness: () => Harness): void {
         const { limits } = (await res.json()) as { limits: Record<string, number> };
         expect(Object.keys(limits).sort()).toEqual([
           'body_bytes', 'concurrent_jobs', 'input_bytes', 'input_duration_s', 'max_bitrate', 'max_fps',
-          'operations', 'output_link_ttl_s', 'output_pixels', 'outputs', 'requests', 'upload_bytes', 'variants', 'window_s',
+          'operations', 'output_link_ttl_s', 'output_pixels', 'outputs', 'requests', 'retention_s', 'upload_bytes', 'variants', 'window_s',
         ]);
         expect(limits).toMatchObject({ upload_bytes: h().uploadBytes, concurrent_jobs: h().concurrentJobs });
       });

@@ -4,6 +4,7 @@
  * the capability check of routing (src/media/routing.ts) against the wasm core. Pure: the page does the I/O.
  */
 import type { Limits } from '../../src/config.js';
+import { LIMIT_NAMES } from '../../src/limit-names.js';
 import type { ProbeResult } from '../../src/engine/engine.js';
 import { inputsOf, isPlanProblems, planConvert, planShape, type ConvertPlan, type PlanProblem, type PreviewCut } from '../../src/media/plan.js';
 import { applyPreset } from '../../src/media/presets.js';
@@ -58,24 +59,10 @@ export function forServer(body: Record<string, unknown>, uri: string): Record<st
   return { ...body, input: uri };
 }
 
-/** GET /capabilities names limits in snake_case; the planner takes the configuration's names. */
+/** GET /capabilities names limits in snake_case (src/limit-names.ts); the planner takes the configuration's names. */
 export function limitsFrom(view: Record<string, number>): Limits {
-  return {
-    bodyBytes: view.body_bytes!,
-    uploadBytes: view.upload_bytes!,
-    inputBytes: view.input_bytes!,
-    inputDurationS: view.input_duration_s!,
-    outputPixels: view.output_pixels!,
-    maxFps: view.max_fps!,
-    maxBitrate: view.max_bitrate!,
-    operations: view.operations!,
-    outputs: view.outputs!,
-    variants: view.variants!,
-    concurrentJobs: view.concurrent_jobs!,
-    requests: view.requests!,
-    windowS: view.window_s!,
-    outputLinkTtlS: view.output_link_ttl_s!,
-  };
+  const entries = (Object.keys(LIMIT_NAMES) as (keyof Limits)[]).map((name) => [name, view[LIMIT_NAMES[name]]]);
+  return Object.fromEntries(entries) as Limits;
 }
 
 /** Every required name but the excluded ones, so that only the known failures count as missing. */

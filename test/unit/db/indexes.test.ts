@@ -1,8 +1,8 @@
 import type { Client, InArgs, InStatement } from '@libsql/client';
-import { and, asc, desc, eq, inArray, lt } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lt, lte } from 'drizzle-orm';
 import { uuidv7 } from 'uuidv7';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { jobEvents, jobs } from '../../../src/db/schema.js';
+import { jobEvents, jobs, uploads } from '../../../src/db/schema.js';
 import { createJob } from '../../../src/jobs/create.js';
 import * as queries from '../../../src/jobs/queries.js';
 import * as transitions from '../../../src/jobs/transitions.js';
@@ -32,6 +32,9 @@ describe('audit #16: every list, filter, claim and sweep query uses an index', (
     ['claim the next queued job', () => db().select({ id: jobs.id }).from(jobs).where(eq(jobs.status, 'queued')).orderBy(desc(jobs.priority), asc(jobs.createdAt)).limit(1), /USING (COVERING )?INDEX jobs_(claim|status_lease)/],
     ['sweep expired leases', () => db().select({ id: jobs.id }).from(jobs).where(and(eq(jobs.status, 'processing'), lt(jobs.leaseUntil, 5))), /USING (COVERING )?INDEX jobs_status_lease/],
     ['jobs of a batch', () => db().select().from(jobs).where(eq(jobs.batchId, 'b')), /USING INDEX jobs_batch/],
+    ['uploads past their retention', () => db().select({ id: uploads.id }).from(uploads).where(and(isNull(uploads.deletedAt), lte(uploads.expiresAt, 5))).orderBy(asc(uploads.expiresAt)).limit(100), /USING INDEX uploads_expiry/],
+    ['outputs past their retention', () => db().select({ id: jobs.id }).from(jobs).where(and(isNull(jobs.outputsDeletedAt), lte(jobs.outputsExpireAt, 5))).orderBy(asc(jobs.outputsExpireAt)).limit(100), /USING INDEX jobs_outputs_expiry/],
+    ['uploads by key, newest first', () => db().select().from(uploads).where(eq(uploads.apiKeyId, 'k')).orderBy(desc(uploads.createdAt), desc(uploads.id)).limit(21), /USING INDEX uploads_key_created/],
     ['events of a job after an id', () => db().select().from(jobEvents).where(and(eq(jobEvents.jobId, 'j'), lt(jobEvents.id, 5))).orderBy(asc(jobEvents.id)), /USING (COVERING )?INDEX job_events_job/],
   ])('%s', async (_name, build, expected) => {
     const detail = await plan(build());

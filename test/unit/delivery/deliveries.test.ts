@@ -4,15 +4,13 @@
  * src/delivery/events.ts names it; progress thinned; claims in event order per job, compare-and-set; 410; replay.
  */
 import { eq } from 'drizzle-orm';
-import { uuidv7 } from 'uuidv7';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jobEvents, jobs, webhookDeliveries } from '../../../src/db/schema.js';
 import { claimDelivery, deferDelivery, deliveryLog, overdueJobs, replayDeliveries, settleDelivery } from '../../../src/delivery/deliveries.js';
 import { WEBHOOK_EVENTS, webhookEventOf } from '../../../src/delivery/events.js';
 import { nextRetryDelayMs, retryBoundMs } from '../../../src/delivery/schedule.js';
-import { createJob } from '../../../src/jobs/create.js';
 import * as t from '../../../src/jobs/transitions.js';
-import { tempDb } from '../../helpers/db.js';
+import { queuedJob, tempDb } from '../../helpers/db.js';
 
 let store: Awaited<ReturnType<typeof tempDb>>;
 beforeEach(async () => {
@@ -20,21 +18,8 @@ beforeEach(async () => {
 });
 afterEach(async () => store.close());
 
-async function queue(events: readonly string[] | null = WEBHOOK_EVENTS, now = 1_000) {
-  const { job } = await createJob(store.db, {
-    id: uuidv7(),
-    apiKeyId: 'key',
-    kind: 'convert',
-    request: { input: 'upload:x', output: 'mp4' },
-    priority: 0,
-    engine: null,
-    maxAttempts: 3,
-    concurrentLimit: 1000,
-    webhook: events ? { url: 'https://example.com/hook', events } : null,
-    now,
-  });
-  return job;
-}
+const queue = (events: readonly string[] | null = WEBHOOK_EVENTS, now = 1_000) =>
+  queuedJob(store.db, { webhook: events ? { url: 'https://example.com/hook', events } : null, now });
 
 const lease = (owner: string) => ({ owner, ms: 10_000 });
 const attempt = (statusCode: number | null) => ({ startedAt: 0, durationMs: 5, statusCode, error: statusCode === null ? 'timeout' : null });

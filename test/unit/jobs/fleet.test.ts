@@ -5,16 +5,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uuidv7 } from 'uuidv7';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadFleetConfig, parseWorkers } from '../../../src/config.js';
 import type { Job } from '../../../src/db/schema.js';
 import { EngineError } from '../../../src/engine/engine.js';
 import { runRemote, type EngineEndpoint } from '../../../src/engine/protocol-client.js';
 import type { AttemptOutcome } from '../../../src/jobs/attempt.js';
-import { createJob } from '../../../src/jobs/create.js';
 import { createFleet, withFleet, type Fleet } from '../../../src/jobs/fleet.js';
-import { tempDb } from '../../helpers/db.js';
+import { queuedJob, tempDb } from '../../helpers/db.js';
 
 const quiet = { info() {}, warn() {}, error() {} };
 const A = 'http://127.0.0.1:9001';
@@ -35,20 +33,7 @@ afterEach(async () => {
   await rm(cwd, { recursive: true, force: true });
 });
 
-async function queue(engine: string | null = null): Promise<Job> {
-  const { job } = await createJob(store.db, {
-    id: uuidv7(),
-    apiKeyId: 'key',
-    kind: 'convert',
-    request: { input: 'upload:x', output: 'mp4' },
-    priority: 0,
-    engine,
-    maxAttempts: 3,
-    concurrentLimit: 1000,
-    now: Date.now(),
-  });
-  return job;
-}
+const queue = (engine: string | null = null): Promise<Job> => queuedJob(store.db, { engine, now: Date.now() });
 
 /** Workers that answer health and capabilities while `up`, and refuse runs as busy. */
 function fakeWorkers(up: Record<string, boolean>): typeof fetch {

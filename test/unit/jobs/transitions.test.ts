@@ -1,11 +1,9 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { uuidv7 } from 'uuidv7';
 import { jobEvents, jobs } from '../../../src/db/schema.js';
-import { createJob } from '../../../src/jobs/create.js';
 import { eventsAfter } from '../../../src/jobs/queries.js';
 import * as t from '../../../src/jobs/transitions.js';
-import { tempDb } from '../../helpers/db.js';
+import { queuedJob, tempDb } from '../../helpers/db.js';
 
 let store: Awaited<ReturnType<typeof tempDb>>;
 beforeEach(async () => {
@@ -13,20 +11,7 @@ beforeEach(async () => {
 });
 afterEach(async () => store.close());
 
-async function queue(apiKeyId = 'key', now = 1_000, maxAttempts = 3) {
-  const { job } = await createJob(store.db, {
-    id: uuidv7(),
-    apiKeyId,
-    kind: 'convert',
-    request: { input: 'upload:x', output: 'mp4' },
-    priority: 0,
-    engine: null,
-    maxAttempts,
-    concurrentLimit: 1000,
-    now,
-  });
-  return job;
-}
+const queue = (apiKeyId = 'key', now = 1_000, maxAttempts = 3) => queuedJob(store.db, { apiKeyId, now, maxAttempts });
 
 describe('job transitions', () => {
   it('audit #1: concurrent claims of one queued job have exactly one winner', async () => {
