@@ -61,11 +61,30 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** List this key’s uploads, newest first, with keyset pagination; deleted ones say when */
+        get: operations["listUploads"];
         put?: never;
         /** Upload a media file as the raw request body; use the returned uri as a job input */
         post: operations["upload"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/uploads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an upload */
+        get: operations["getUpload"];
+        put?: never;
+        post?: never;
+        /** Delete an upload’s file now, before its retention ends; jobs that name it afterwards are refused */
+        delete: operations["deleteUpload"];
         options?: never;
         head?: never;
         patch?: never;
@@ -239,7 +258,8 @@ export interface paths {
         get: operations["listJobOutputs"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete a finished job’s output files now, before their retention ends; the job stays and says so */
+        delete: operations["deleteJobOutputs"];
         options?: never;
         head?: never;
         patch?: never;
@@ -472,6 +492,8 @@ export interface components {
             window_s: number;
             /** @description How long an output’s signed url works without the key */
             output_link_ttl_s: number;
+            /** @description How long uploads and outputs are kept, then deleted */
+            retention_s: number;
         };
         Problem: {
             type: string;
@@ -496,6 +518,15 @@ export interface components {
             sha256: string;
             filename: string | null;
             content_type: string | null;
+            created_at: string;
+            /** @description When the retention sweep deletes the file */
+            expires_at: string | null;
+            /** @description When the file was deleted (expired or by DELETE); the record stays */
+            deleted_at: string | null;
+        };
+        UploadList: {
+            items: components["schemas"]["Upload"][];
+            next_cursor: string | null;
         };
         Job: {
             /** Format: uuid */
@@ -515,7 +546,16 @@ export interface components {
                 code: string;
                 message: string;
             } | null;
+            /** @description Listed for as long as the job is; downloadable until outputs_removed says they are gone */
             outputs: components["schemas"]["JobOutput"][];
+            /** @description When the retention sweep deletes the outputs */
+            outputs_expire_at: string | null;
+            /** @description When and why the outputs’ files were deleted; null while they are stored */
+            outputs_removed: {
+                at: string;
+                /** @enum {string} */
+                reason: "expired" | "deleted";
+            } | null;
             /** @description Once completed, by `kind`: ConvertResult, StreamResult, AnalyzeResult, or the probe itself (ProbeJobResult) */
             result: components["schemas"]["ConvertResult"] | components["schemas"]["StreamResult"] | components["schemas"]["AnalyzeResult"] | components["schemas"]["ProbeJobResult"] | null;
             request: {
@@ -1704,6 +1744,76 @@ export interface operations {
             };
         };
     };
+    listUploads: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of uploads */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadList"];
+                };
+            };
+            /** @description The request is malformed or a field is invalid: `errors[]` points at each (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid (UNAUTHORIZED); comes with `WWW-Authenticate: Bearer` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this route needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited or at the concurrency quota (RATE_LIMITED, CONCURRENCY_LIMITED); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error of the service; the `instance` is the request id to quote (INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     upload: {
         parameters: {
             query?: {
@@ -1802,6 +1912,173 @@ export interface operations {
             /** @description Blob storage is full; nothing was stored (STORAGE_FULL) */
             507: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Upload"];
+                };
+            };
+            /** @description The request is malformed or a field is invalid: `errors[]` points at each (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid (UNAUTHORIZED); comes with `WWW-Authenticate: Bearer` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this route needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource for this key (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited or at the concurrency quota (RATE_LIMITED, CONCURRENCY_LIMITED); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error of the service; the `instance` is the request id to quote (INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload, deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Upload"];
+                };
+            };
+            /** @description The request is malformed or a field is invalid: `errors[]` points at each (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid (UNAUTHORIZED); comes with `WWW-Authenticate: Bearer` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this route needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource for this key (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited or at the concurrency quota (RATE_LIMITED, CONCURRENCY_LIMITED); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error of the service; the `instance` is the request id to quote (INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable right now (UNAVAILABLE); `Retry-After` says when to try again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2846,6 +3123,104 @@ export interface operations {
             };
         };
     };
+    deleteJobOutputs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The job, its outputs removed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description The request is malformed or a field is invalid: `errors[]` points at each (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid (UNAUTHORIZED); comes with `WWW-Authenticate: Bearer` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this route needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource for this key (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited or at the concurrency quota (RATE_LIMITED, CONCURRENCY_LIMITED); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error of the service; the `instance` is the request id to quote (INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable right now (UNAVAILABLE); `Retry-After` says when to try again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     downloadJobOutput: {
         parameters: {
             query?: never;
@@ -2908,6 +3283,15 @@ export interface operations {
             };
             /** @description No such resource for this key (NOT_FOUND) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gone: the files were deleted at the end of their retention, or on request (OUTPUT_EXPIRED, OUTPUT_DELETED) */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3851,6 +4235,15 @@ export interface operations {
             };
             /** @description No such resource for this key (NOT_FOUND) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gone: the files were deleted at the end of their retention, or on request (OUTPUT_EXPIRED, OUTPUT_DELETED) */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
