@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createGzip, constants } from 'node:zlib';
 import { createRequire } from 'node:module';
+import { ASSETS } from '../src/api/assets.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 export const PREVIEW_DIR = join(ROOT, 'dist/preview');
@@ -48,6 +49,15 @@ export async function buildPreview(outDir = PREVIEW_DIR): Promise<{ outDir: stri
     const from = join(coreDir, file);
     const to = join(outDir, coreBase, file);
     if (await newer(to, from)) continue;
+    await copyFile(from, to);
+    await gzip(to);
+  }
+  // The pages' other assets (the /docs script): under assets/, for runtimes that serve them from this build (Workers).
+  for (const asset of ASSETS) {
+    const to = join(outDir, 'assets', asset.path);
+    const from = join(ROOT, 'node_modules', asset.package, asset.file);
+    if (await newer(to, from)) continue;
+    await mkdir(dirname(to), { recursive: true });
     await copyFile(from, to);
     await gzip(to);
   }

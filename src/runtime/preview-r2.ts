@@ -4,8 +4,25 @@
  * is 32 MB (a static asset may be 25 MiB) and 10 MB gzipped (a Worker script may be 10 MB with everything else).
  * The route (src/api/preview.ts) adds the content type, CSP and cache policy.
  */
+import { ASSET_CACHE_CONTROL, ASSETS } from '../api/assets.js';
 
 export const PREVIEW_PREFIX = 'preview/';
+
+/**
+ * The assets of src/api/assets.ts (the /docs script) on Workers: uploaded with the preview, under `assets/` of its
+ * build (scripts/build-preview.ts), read the same way, with the content type the table gives.
+ */
+export function assetsR2(bucket: R2Bucket): (path: string, request: Request) => Promise<Response | null> {
+  const files = previewR2(bucket);
+  return async (path, request) => {
+    const asset = ASSETS.find((a) => a.path === path);
+    const found = asset ? await files(`assets${asset.path}`, request) : null;
+    if (!found || !asset) return null;
+    found.headers.set('content-type', asset.contentType);
+    found.headers.set('cache-control', ASSET_CACHE_CONTROL);
+    return found;
+  };
+}
 
 export function previewR2(bucket: R2Bucket): (name: string, request: Request) => Promise<Response | null> {
   return async (name, request) => {

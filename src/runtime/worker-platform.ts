@@ -21,7 +21,7 @@ import { guardedBlobStore } from '../storage/guarded.js';
 import { createR2BlobStore } from '../storage/r2.js';
 import { createDurableCoordinator } from './worker-coordinator.js';
 import { createWorkerEngines } from './worker-engines.js';
-import { previewR2 } from './preview-r2.js';
+import { assetsR2, previewR2 } from './preview-r2.js';
 import { workerWebhooks } from './worker-webhooks.js';
 import { varsOf, type JobMessage, type WorkerEnv } from './worker-env.js';
 
@@ -53,7 +53,7 @@ export function createWorkerPlatform(env: WorkerEnv): Platform {
     webhooks: workerWebhooks(env, config, breakers, consoleLogger),
     engines: () => engines.capabilities(),
     routing: () => engines.profiles(),
-    assets: withPreviewFiles(previewR2(env.BLOBS)),
+    assets: withPreviewFiles(previewR2(env.BLOBS), assetsR2(env.BLOBS)),
     config,
     clock: Date.now,
     ids: uuidv7,

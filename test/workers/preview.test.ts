@@ -14,12 +14,14 @@ async function gzipped(bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
 }
 
-const KEYS = ['preview/index.html', 'preview/index.html.gz', 'preview/core/0.12.10/ffmpeg-core.wasm.gz'];
+const script = 'window.Scalar = {};'.repeat(100);
+const KEYS = ['preview/index.html', 'preview/index.html.gz', 'preview/core/0.12.10/ffmpeg-core.wasm.gz', 'preview/assets/docs/scalar.js.gz'];
 
 beforeAll(async () => {
   await bucket.put('preview/index.html', page);
   await bucket.put('preview/index.html.gz', await gzipped(new TextEncoder().encode(page)));
   await bucket.put('preview/core/0.12.10/ffmpeg-core.wasm.gz', await gzipped(wasm));
+  await bucket.put('preview/assets/docs/scalar.js.gz', await gzipped(new TextEncoder().encode(script)));
 });
 
 afterAll(async () => {
@@ -55,5 +57,15 @@ describe('preview on Workers', () => {
       expect(res.status, path).toBe(404);
       await res.body?.cancel();
     }
+  });
+
+  it('serves /docs and its script, uploaded with the preview, so the reference works on Workers too', async () => {
+    const docs = await worker.fetch(new Request('https://ffedge.test/docs'));
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain('/docs/scalar.js');
+    const res = await worker.fetch(new Request('https://ffedge.test/docs/scalar.js', { headers: { 'accept-encoding': 'gzip' } }));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await res.text()).toBe(script);
   });
 });
