@@ -18,6 +18,7 @@ import { jobsApi } from './api/jobs.js';
 import { presetsApi } from './api/presets.js';
 import { linksApi } from './api/links.js';
 import { streamApi } from './api/stream.js';
+import { TUS_EXPOSED_HEADERS, tusApi } from './api/tus.js';
 import { uploadsApi } from './api/uploads.js';
 import { webhooksApi } from './api/webhooks.js';
 import type { Platform } from './platform.js';
@@ -30,7 +31,7 @@ export function createApp(platform: Platform) {
   app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 128 }));
   app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-site' }));
   if (platform.config.corsOrigins.length > 0) {
-    app.use('*', cors({ origin: platform.config.corsOrigins, exposeHeaders: ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After'] }));
+    app.use('*', cors({ origin: platform.config.corsOrigins, exposeHeaders: ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After', ...TUS_EXPOSED_HEADERS] }));
   }
   app.use('*', async (c, next) => {
     c.set('platform', platform);
@@ -94,6 +95,7 @@ export function apiRoutes() {
   const routes = router();
   routes.route('/', healthApi);
   routes.route('/api/v1', capabilitiesApi);
+  routes.route('/api/v1', tusApi);
   routes.route('/api/v1', uploadsApi);
   routes.route('/api/v1', convertApi);
   routes.route('/api/v1', analyzeApi);
