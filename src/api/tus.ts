@@ -76,14 +76,14 @@ const keyed = (cost: number): MiddlewareHandler<AppEnv> => (c, next) =>
       await requireTusVersion(c, next);
     });
   });
-tusApi.use(BASE, tusResumable);
+// `/*` matches the base path itself too.
 tusApi.use(`${BASE}/*`, tusResumable);
 tusApi.use(BASE, async (c, next) => {
   // OPTIONS is discovery and needs no key (tus clients and CORS preflights send none): charged to the address.
   if (c.req.method === 'OPTIONS') await rateLimit(1)(c, next);
   else await keyed(5)(c, next);
 });
-tusApi.use(`${BASE}/*`, keyed(1));
+tusApi.use(`${BASE}/:id`, keyed(1));
 
 const TusHeaders = z.object({ 'tus-resumable': z.literal(TUS_VERSION).openapi({ description: 'The protocol version; anything else is answered 412' }) });
 const IdParams = z.object({
