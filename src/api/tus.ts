@@ -125,7 +125,7 @@ function parseMetadata(raw: string): Map<string, string> {
   return pairs;
 }
 
-function describe(raw: string | undefined): { metadata: string | null; filename: string | null; contentType: string | null } {
+function metadataOf(raw: string | undefined): { metadata: string | null; filename: string | null; contentType: string | null } {
   if (raw === undefined || raw.trim() === '') return { metadata: null, filename: null, contentType: null };
   if (raw.length > MAX_METADATA_CHARS) throw problems.validation([{ parameter: 'upload-metadata', message: `At most ${MAX_METADATA_CHARS} characters.` }]);
   const pairs = parseMetadata(raw);
@@ -256,7 +256,7 @@ tusApi.openapi(
     const length = parseLength(c.req.header('upload-length'), 'upload-length');
     if (length === null) throw problems.validation([{ parameter: 'upload-length', message: 'Required: the file’s size in bytes.' }]);
     if (length > limits.uploadBytes) throw problems.tooLarge(limits.uploadBytes);
-    const described = describe(c.req.header('upload-metadata'));
+    const described = metadataOf(c.req.header('upload-metadata'));
     const sendsBytes = c.req.header('content-type') !== undefined || (parseLength(c.req.header('content-length'), 'content-length') ?? 0) > 0;
     if (sendsBytes && c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase() !== OFFSET_STREAM) throw problems.unsupportedMedia(OFFSET_STREAM);
 

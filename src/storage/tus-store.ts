@@ -1,7 +1,7 @@
 /**
  * The state of resumable (tus) uploads: a `tus_uploads` row per upload and the blobs holding its bytes so far.
  *
- * Each PATCH body is streamed into a blob of its own (a "part", `tus/<id>/<offset>.<nonce>`) with the BlobStore's
+ * Each PATCH body is streamed into a blob of its own (a "part", `tus/<id>.<offset>.<nonce>`) with the BlobStore's
  * ordinary put; when the last byte is in, the parts are read back in order and streamed into `uploads/<id>` with the
  * same put POST /uploads uses, which computes the SHA-256 and makes the object visible whole, and the upload row of
  * the same id is written. Why parts as objects rather than a multipart upload kept open across requests:
@@ -52,8 +52,9 @@ export class TusTooManyPartsError extends Error {
   }
 }
 
+/** Flat under `tus/` (no folder per upload), so the local store leaves no empty directory behind each upload. */
 function partKey(id: string, offset: number): string {
-  const key = `tus/${id.toLowerCase()}/${offset}.${crypto.randomUUID()}`;
+  const key = `tus/${id.toLowerCase()}.${offset}.${crypto.randomUUID()}`;
   assertBlobKey(key);
   return key;
 }

@@ -165,7 +165,7 @@ describe('tus resumable uploads', () => {
       req.write(new Uint8Array(1500), () => setTimeout(() => req.destroy(), 100));
     });
     // The server notices the cut when it reads on; wait for its part to go rather than for a fixed time.
-    const parts = async () => (await stored()).filter((s) => s.includes(`tus/${id}/`));
+    const parts = async () => (await stored()).filter((s) => s.includes(`tus/${id}.`));
     for (let tries = 0; (await parts()).length > 1 && tries < 100; tries++) await new Promise((r) => setTimeout(r, 100));
     expect(await parts()).toHaveLength(1);
     expect(quietLog.errors.filter((e) => e.startsWith('unhandled error'))).toEqual([]);
@@ -220,7 +220,7 @@ describe('tus resumable uploads', () => {
     const rows = await server.platform.db.select().from(tusUploads).where(eq(tusUploads.id, url.split('/').at(-1)!));
     expect(rows[0]!.parts).toHaveLength(1);
     // The loser's part was deleted: one part blob of this upload is left.
-    expect((await stored()).filter((s) => s.includes(`tus/${rows[0]!.id}/`))).toHaveLength(1);
+    expect((await stored()).filter((s) => s.includes(`tus/${rows[0]!.id}.`))).toHaveLength(1);
     expect((await server.fetch(url, { method: 'DELETE', headers: tus() })).status).toBe(204);
   });
 

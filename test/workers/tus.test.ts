@@ -114,7 +114,7 @@ describe('tus on Workers (D1, R2)', () => {
     const id = url.split('/').at(-1)!;
     const probe = await worker.fetch(new Request(url, { method: 'HEAD', headers: { authorization: `Bearer ${key}`, 'tus-resumable': '1.0.0' } }));
     expect([probe.status, probe.headers.get('upload-offset'), probe.headers.get('upload-length')]).toEqual([200, String(2 * CHUNK), String(bytes.byteLength)]);
-    expect(await objectsUnder(`tus/${id}/`)).toHaveLength(2);
+    expect(await objectsUnder(`tus/${id}.`)).toHaveLength(2);
 
     const second = new Upload(file, options);
     const previous = await second.findPreviousUploads();
@@ -132,7 +132,7 @@ describe('tus on Workers (D1, R2)', () => {
     expect(await res.json()).toMatchObject({ uri: `upload:${id}`, size: bytes.byteLength, sha256: await sha256Hex(bytes), filename: 'clip.mp4', content_type: 'video/mp4' });
     const object = await bucket.get(`uploads/${id}`);
     expect(await sha256Hex(new Uint8Array(await object!.arrayBuffer()))).toBe(await sha256Hex(bytes));
-    expect(await objectsUnder(`tus/${id}/`)).toEqual([]);
+    expect(await objectsUnder(`tus/${id}.`)).toEqual([]);
   });
 
   it('composes 12 MiB of 5 MiB parts in R2 into one object with its SHA-256 (an R2 multipart upload)', async () => {
@@ -154,7 +154,7 @@ describe('tus on Workers (D1, R2)', () => {
     expect(object!.size).toBe(total);
     // Compared by digest: a deep equality of 12 MiB of bytes costs the isolate more than its heap.
     expect(await sha256Hex(new Uint8Array(await object!.arrayBuffer()))).toBe(upload!.sha256);
-    expect(await objectsUnder(`tus/${id}/`)).toEqual([]);
+    expect(await objectsUnder(`tus/${id}.`)).toEqual([]);
     expect((await findTusUpload(db, id, key.id))!.completedAt).not.toBeNull();
   });
 });
