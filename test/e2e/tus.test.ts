@@ -21,13 +21,15 @@ import { storedUploads } from '../helpers/stored.js';
 const LIMIT = 16 * 1024 * 1024;
 const RETENTION_S = 3600;
 const CHUNK = 1024 * 1024;
+/** A page on another origin, as a browser's tus-js-client would be. */
+const ORIGIN = 'https://app.example';
 
 let server: TestServer;
 let api: ReturnType<typeof client>;
 let file: Buffer;
 
 beforeAll(async () => {
-  server = await startTestServer({ FFEDGE_UPLOAD_LIMIT: String(LIMIT), FFEDGE_RETENTION_S: String(RETENTION_S), FFEDGE_RETENTION_SWEEP_MS: '3600000' });
+  server = await startTestServer({ FFEDGE_CORS_ORIGINS: ORIGIN, FFEDGE_UPLOAD_LIMIT: String(LIMIT), FFEDGE_RETENTION_S: String(RETENTION_S), FFEDGE_RETENTION_SWEEP_MS: '3600000' });
   api = client(server, await server.key());
   const path = join(server.dir, 'clip.mp4');
   // ultrafast x264 of a 720p test pattern: about 0.8 MB a second, so several chunks of 1 MiB.
@@ -181,6 +183,9 @@ describe('tus resumable uploads', () => {
     expect(res.headers.get('tus-version')).toBe('1.0.0');
     expect(res.headers.get('tus-extension')).toBe('creation,creation-with-upload,termination,expiration');
     expect(res.headers.get('tus-max-size')).toBe(String(LIMIT));
+    // With CORS on, a plain OPTIONS is still this operation, not taken for a preflight; a page may read its answer.
+    const fromPage = await server.fetch('/api/v1/uploads/tus', { method: 'OPTIONS', headers: { origin: ORIGIN } });
+    expect([fromPage.status, fromPage.headers.get('tus-version'), fromPage.headers.get('access-control-allow-origin')]).toEqual([204, '1.0.0', ORIGIN]);
   });
 
   it('refuses an Upload-Length past the upload limit with 413, storing nothing', async () => {
@@ -281,6 +286,37 @@ describe('tus resumable uploads', () => {
     await sweepAt(expires + 1000);
     expect((await head(url)).status).toBe(404);
     expect(await own()).toEqual([[], []]);
+  });
+
+  it('answers an unfinished upload past its Upload-Expires with 410 before the sweep takes it', async () => {
+    const { url } = await create(5000);
+    const id = url.split('/').at(-1)!;
+    expect((await patch(url, 0, new Uint8Array(1000))).status).toBe(204);
+    // Its expiry moved into the past, as time would: the server's clock is the real one.
+    await server.platform.db.update(tusUploads).set({ expiresAt: Date.now() - 1000 }).where(eq(tusUploads.id, id));
+    const gone = await patch(url, 1000, new Uint8Array(10));
+    expect(gone.status).toBe(410);
+    expect(((await gone.json()) as { code: string }).code).toBe('UPLOAD_EXPIRED');
+    expect((await head(url)).status).toBe(410);
+    await sweepRetention({ db: server.platform.db, blobs: server.platform.blobs, clock: () => Date.now(), log: quietLog });
+    expect((await head(url)).status).toBe(404);
+    expect((await stored()).filter((s) => s.includes(id))).toEqual([]);
+  });
+
+  it('lets a page on an allowed origin read the tus headers (CORS)', async () => {
+    const preflight = await server.fetch('/api/v1/uploads/tus/01938f5e-7c4a-7b3e-9b1a-2f6d7e8a9b0c', {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'authorization,tus-resumable,upload-offset,content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('PATCH');
+    expect(preflight.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('upload-offset');
+    const { url } = await create(10, { origin: ORIGIN });
+    const res = await server.fetch(url, { method: 'HEAD', headers: tus({ origin: ORIGIN }) });
+    const exposed = (res.headers.get('access-control-expose-headers') ?? '').toLowerCase().split(',');
+    for (const name of ['location', 'upload-offset', 'upload-length', 'upload-expires', 'tus-resumable', 'tus-version', 'tus-extension', 'tus-max-size']) expect(exposed).toContain(name);
+    expect((await server.fetch(url, { method: 'DELETE', headers: tus() })).status).toBe(204);
   });
 
   it('needs a key with jobs:write', async () => {
