@@ -28,6 +28,7 @@ import {
   findTusUpload,
   isFinishing,
   reportedOffset,
+  takeOverFinishing,
   terminateTusUpload,
   type TusUpload,
 } from '../storage/tus-store.js';
@@ -335,7 +336,9 @@ tusApi.openapi(
     if (c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase() !== OFFSET_STREAM) throw problems.unsupportedMedia(OFFSET_STREAM);
     const offset = parseLength(c.req.header('upload-offset'), 'upload-offset');
     if (offset === null) throw problems.validation([{ parameter: 'upload-offset', message: 'Required: where this body starts.' }]);
-    const row = await ownRow(c, c.req.valid('param').id);
+    let row = await ownRow(c, c.req.valid('param').id);
+    // The last part's request died while copying the parts: this PATCH sends those bytes again and finishes instead.
+    if (isFinishing(row) && offset === reportedOffset(row)) row = (await takeOverFinishing(c.var.platform, row)) ?? row;
     // While the last part is being copied, the upload is at neither offset: the client waits, HEADs and sees.
     if (offset !== row.offset || isFinishing(row)) throw offsetConflict(reportedOffset(row));
     const after = await receive(c, row);

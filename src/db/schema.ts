@@ -166,6 +166,11 @@ export const tusUploads = sqliteTable(
     createdAt: integer('created_at').notNull(),
     expiresAt: integer('expires_at').notNull(),
     completedAt: integer('completed_at'),
+    /**
+     * Set with the last part: until then the request that counted it is copying the parts into the upload (and renews
+     * it as it goes). Past it with no completed_at, that request died; a PATCH sending the last bytes again takes over.
+     */
+    finishingUntil: integer('finishing_until'),
   },
   (t) => [index('tus_uploads_expiry').on(t.expiresAt)],
 );

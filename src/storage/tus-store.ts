@@ -17,7 +17,9 @@
  *
  * `offset` is the version: a part is counted by `UPDATE ... WHERE id = ? AND offset = <offset it was written at>
  * AND expires_at > now`, so of two PATCHes racing at one offset exactly one wins; the other deletes its part and is
- * answered 409. Rows leave by the sweep once `expires_at` passes (termination sets it to now); parts are deleted
+ * answered 409. The request that counts the last part holds a lease (`finishing_until`, renewed while it copies); if
+ * it dies, HEAD goes on reporting the offset before that part, and once the lease lapses the client's PATCH of those
+ * bytes again takes the part back and finishes the upload itself. Rows leave by the sweep once `expires_at` passes (termination sets it to now); parts are deleted
  * before the row, so a crash leaves a row the next sweep finishes, never a blob no row names.
  */
 import { and, asc, eq, gt, isNull, lte } from 'drizzle-orm';
@@ -37,6 +39,12 @@ export const MAX_TUS_PARTS = 1000;
 
 /** An incomplete upload is kept this long after its creation (capped by the tier's retention): tus `Upload-Expires`. */
 export const TUS_INCOMPLETE_TTL_MS = 24 * 3600 * 1000;
+
+/**
+ * How long the request that counted the last part holds the upload while it copies the parts; it renews this every
+ * third of it while it copies, so only a request that died lets it lapse.
+ */
+export const TUS_FINISH_LEASE_MS = 60_000;
 
 export class TusConflictError extends Error {
   constructor(readonly reason: 'offset' | 'gone' | 'finishing') {
@@ -74,9 +82,9 @@ export async function findTusUpload(db: Db, id: string, apiKeyId: string): Promi
   return (await db.select().from(tusUploads).where(and(eq(tusUploads.id, id), eq(tusUploads.apiKeyId, apiKeyId))).get()) ?? null;
 }
 
-export async function createTusUpload(db: Db, row: Omit<TusUpload, 'offset' | 'parts' | 'completedAt'>): Promise<TusUpload> {
+export async function createTusUpload(db: Db, row: Omit<TusUpload, 'offset' | 'parts' | 'completedAt' | 'finishingUntil'>): Promise<TusUpload> {
   await db.insert(tusUploads).values({ ...row, offset: 0, parts: [] });
-  return { ...row, offset: 0, parts: [], completedAt: null };
+  return { ...row, offset: 0, parts: [], completedAt: null, finishingUntil: null };
 }
 
 /**
@@ -102,9 +110,10 @@ export async function appendTusPart(deps: { db: Db; blobs: BlobStore; clock: () 
     await blobs.delete(key);
     throw new TusTooManyPartsError();
   }
+  const finishingUntil = offset === row.length ? deps.clock() + TUS_FINISH_LEASE_MS : null;
   const won = await db
     .update(tusUploads)
-    .set({ offset, parts })
+    .set({ offset, parts, finishingUntil })
     .where(and(eq(tusUploads.id, row.id), eq(tusUploads.offset, row.offset), isNull(tusUploads.completedAt), gt(tusUploads.expiresAt, deps.clock())))
     .returning({ id: tusUploads.id });
   if (won.length === 0) {
@@ -112,11 +121,11 @@ export async function appendTusPart(deps: { db: Db; blobs: BlobStore; clock: () 
     await blobs.delete(key);
     throw new TusConflictError('offset');
   }
-  return { ...row, offset, parts };
+  return { ...row, offset, parts, finishingUntil };
 }
 
 /** The parts, in order, as one stream: one part open at a time, each read as it is consumed. */
-function concatenated(blobs: BlobStore, parts: readonly TusPart[]): ReadableStream<Uint8Array> {
+function concatenated(blobs: BlobStore, parts: readonly TusPart[], onChunk: () => Promise<void>): ReadableStream<Uint8Array> {
   let next = 0;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   return new ReadableStream<Uint8Array>(
@@ -138,6 +147,7 @@ function concatenated(blobs: BlobStore, parts: readonly TusPart[]): ReadableStre
             reader = undefined;
             continue;
           }
+          await onChunk();
           controller.enqueue(value);
           return;
         }
@@ -162,8 +172,20 @@ export async function completeTusUpload(
   const { db, blobs, clock } = deps;
   const key = uploadKey(row.id);
   let stored: PutResult | undefined;
+  let renewedAt = clock();
+  const renew = async () => {
+    if (clock() - renewedAt < TUS_FINISH_LEASE_MS / 3) return;
+    renewedAt = clock();
+    const held = await db
+      .update(tusUploads)
+      .set({ finishingUntil: renewedAt + TUS_FINISH_LEASE_MS })
+      .where(and(eq(tusUploads.id, row.id), eq(tusUploads.offset, row.length), isNull(tusUploads.completedAt)))
+      .returning({ id: tusUploads.id });
+    // Taken over (this request was thought dead) or terminated: stop copying.
+    if (held.length === 0) throw new TusConflictError('finishing');
+  };
   try {
-    stored = await blobs.put(key, concatenated(blobs, row.parts), { maxBytes: options.maxBytes, ...(row.contentType ? { contentType: row.contentType } : {}) });
+    stored = await blobs.put(key, concatenated(blobs, row.parts, renew), { maxBytes: options.maxBytes, ...(row.contentType ? { contentType: row.contentType } : {}) });
     if (stored.size !== row.length) throw new Error('tus parts do not add up to the upload length');
     const now = clock();
     await db
@@ -180,7 +202,7 @@ export async function completeTusUpload(
         expiresAt: now + options.retentionS * 1000,
       })
       .onConflictDoNothing();
-    await db.update(tusUploads).set({ completedAt: now, parts: [] }).where(eq(tusUploads.id, row.id));
+    await db.update(tusUploads).set({ completedAt: now, parts: [], finishingUntil: null }).where(eq(tusUploads.id, row.id));
   } catch (error) {
     if (stored) await blobs.delete(key).catch(() => undefined);
     const before = options.before;
@@ -188,7 +210,7 @@ export async function completeTusUpload(
       const last = row.parts.at(-1);
       const undone = await db
         .update(tusUploads)
-        .set({ offset: before.offset, parts: before.parts })
+        .set({ offset: before.offset, parts: before.parts, finishingUntil: null })
         .where(and(eq(tusUploads.id, row.id), eq(tusUploads.offset, row.offset), isNull(tusUploads.completedAt)))
         .returning({ id: tusUploads.id });
       if (undone.length > 0 && last) await blobs.delete(last.key).catch(() => undefined);
@@ -196,6 +218,26 @@ export async function completeTusUpload(
     throw error;
   }
   for (const part of row.parts) await blobs.delete(part.key);
+}
+
+/**
+ * A row left finishing by a request that died (its lease lapsed, no upload row made): gives back its last part, so the
+ * client's PATCH of those bytes again (at the offset HEAD reports) counts them and finishes the upload. Null when the
+ * row is not in that state any more (the copy finished, or another request took over first).
+ */
+export async function takeOverFinishing(deps: { db: Db; blobs: BlobStore; clock: () => number }, row: TusUpload): Promise<TusUpload | null> {
+  const last = row.parts.at(-1);
+  if (!isFinishing(row) || !last || row.finishingUntil === null || row.finishingUntil > deps.clock()) return null;
+  const parts = row.parts.slice(0, -1);
+  const offset = row.offset - last.size;
+  const won = await deps.db
+    .update(tusUploads)
+    .set({ offset, parts, finishingUntil: null })
+    .where(and(eq(tusUploads.id, row.id), eq(tusUploads.offset, row.offset), isNull(tusUploads.completedAt), eq(tusUploads.finishingUntil, row.finishingUntil)))
+    .returning({ id: tusUploads.id });
+  if (won.length === 0) return null;
+  await deps.blobs.delete(last.key);
+  return { ...row, offset, parts, finishingUntil: null };
 }
 
 /** Ends an upload now (tus termination): its parts go, and its row at the next sweep or right here. */

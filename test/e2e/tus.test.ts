@@ -13,6 +13,7 @@ import { Upload, type PreviousUpload, type UrlStorage } from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tusUploads } from '../../src/db/schema.js';
 import { sweepRetention } from '../../src/storage/retention.js';
+import { appendTusPart, findTusUpload } from '../../src/storage/tus-store.js';
 import { client } from '../helpers/api.js';
 import { makeClip } from '../helpers/media.js';
 import { quietLog, startTestServer, type TestServer } from '../helpers/node-server.js';
@@ -174,6 +175,28 @@ describe('tus resumable uploads', () => {
     expect((await head(url)).headers.get('upload-offset')).toBe('1000');
     expect((await patch(url, 1000, new Uint8Array(4000))).status).toBe(204);
     expect((await server.fetch(`/api/v1/uploads/${id}`, { headers: api.headers() })).status).toBe(200);
+  });
+
+  it('finishes an upload whose last PATCH died while copying, when the client sends the last bytes again', async () => {
+    const bytes = new Uint8Array(3000).map((_, i) => i % 251);
+    const { url } = await create(3000);
+    const id = url.split('/').at(-1)!;
+    expect((await patch(url, 0, bytes.slice(0, 1000))).status).toBe(204);
+    // What a crash leaves: the last part counted (the CAS happened) and no upload row, its lease run out.
+    const deps = { db: server.platform.db, blobs: server.platform.blobs, clock: () => Date.now() };
+    const row = (await findTusUpload(deps.db, id, (await server.platform.db.select().from(tusUploads).where(eq(tusUploads.id, id)).get())!.apiKeyId))!;
+    await appendTusPart(deps, row, new Blob([bytes.slice(1000)]).stream());
+    // While its lease holds, the last bytes are not counted yet and a PATCH of them waits (409).
+    expect((await head(url)).headers.get('upload-offset')).toBe('1000');
+    expect((await patch(url, 1000, bytes.slice(1000))).status).toBe(409);
+    await deps.db.update(tusUploads).set({ finishingUntil: Date.now() - 1 }).where(eq(tusUploads.id, id));
+
+    const res = await patch(url, 1000, bytes.slice(1000));
+    expect([res.status, res.headers.get('upload-offset')]).toEqual([204, '3000']);
+    const upload = (await (await server.fetch(`/api/v1/uploads/${id}`, { headers: api.headers() })).json()) as { size: number; sha256: string };
+    expect(upload).toMatchObject({ size: 3000, sha256: createHash('sha256').update(bytes).digest('hex') });
+    // The dead request's part went with the takeover, the rest with the copy.
+    expect((await stored()).filter((s) => s.includes(`tus/${id}.`))).toEqual([]);
   });
 
   it('answers OPTIONS with what it speaks, without a key', async () => {

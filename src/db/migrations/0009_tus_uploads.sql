@@ -9,7 +9,8 @@ CREATE TABLE `tus_uploads` (
 	`content_type` text,
 	`created_at` integer NOT NULL,
 	`expires_at` integer NOT NULL,
-	`completed_at` integer
+	`completed_at` integer,
+	`finishing_until` integer
 );
 --> statement-breakpoint
 CREATE INDEX `tus_uploads_expiry` ON `tus_uploads` (`expires_at`);
