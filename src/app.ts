@@ -19,6 +19,7 @@ import { presetsApi } from './api/presets.js';
 import { linksApi } from './api/links.js';
 import { previewApi } from './api/preview.js';
 import { streamApi } from './api/stream.js';
+import { TUS_EXPOSED_HEADERS, tusApi } from './api/tus.js';
 import { uploadsApi } from './api/uploads.js';
 import { webhooksApi } from './api/webhooks.js';
 import type { Platform } from './platform.js';
@@ -31,7 +32,20 @@ export function createApp(platform: Platform) {
   app.use('*', requestId({ headerName: 'X-Request-Id', limitLength: 128 }));
   app.use('*', secureHeaders({ crossOriginResourcePolicy: 'same-site' }));
   if (platform.config.corsOrigins.length > 0) {
-    app.use('*', cors({ origin: platform.config.corsOrigins, exposeHeaders: ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After'] }));
+    const exposeHeaders = ['X-Request-Id', 'RateLimit', 'RateLimit-Policy', 'Retry-After', ...TUS_EXPOSED_HEADERS];
+    const corsHandler = cors({ origin: platform.config.corsOrigins, exposeHeaders });
+    app.use('*', async (c, next) => {
+      // Hono's cors answers every OPTIONS as a preflight; only one with Access-Control-Request-Method is. A plain
+      // OPTIONS is an operation (tus discovery) and gets its answer, with the headers of a CORS response.
+      if (c.req.method !== 'OPTIONS' || c.req.header('access-control-request-method') !== undefined) return corsHandler(c, next);
+      await next();
+      const origin = c.req.header('origin');
+      if (origin !== undefined && platform.config.corsOrigins.includes(origin)) {
+        c.res.headers.set('Access-Control-Allow-Origin', origin);
+        c.res.headers.set('Access-Control-Expose-Headers', exposeHeaders.join(','));
+        c.res.headers.append('Vary', 'Origin');
+      }
+    });
   }
   app.use('*', async (c, next) => {
     c.set('platform', platform);
@@ -96,6 +110,7 @@ export function apiRoutes() {
   const routes = router();
   routes.route('/', healthApi);
   routes.route('/api/v1', capabilitiesApi);
+  routes.route('/api/v1', tusApi);
   routes.route('/api/v1', uploadsApi);
   routes.route('/api/v1', convertApi);
   routes.route('/api/v1', analyzeApi);

@@ -16,6 +16,7 @@ import { BlobTooLargeError, StorageFullError } from '../storage/blob-store.js';
 import { FilenameError, normalizeFilename } from '../storage/filename.js';
 import { uploadKey } from '../storage/keys.js';
 import { router } from './env.js';
+import { TUS_PATH } from './tus.js';
 import { limitsFor, rateLimit, requireKey } from './middleware.js';
 
 export const uploadsApi = router();
@@ -59,6 +60,8 @@ const UPLOAD_TYPES = ['application/octet-stream', 'video/*', 'audio/*', 'image/*
 
 // `/uploads/*` also matches `/uploads` itself. An upload costs 5 tokens (a file streamed in); a look or a delete 1.
 uploadsApi.use('/uploads/*', (c, next) => {
+  // Resumable uploads have their own authentication and costs (src/api/tus.ts).
+  if (c.req.path === TUS_PATH || c.req.path.startsWith(`${TUS_PATH}/`)) return next();
   const reading = c.req.method === 'GET' || c.req.method === 'HEAD';
   return requireKey(reading ? 'jobs:read' : 'jobs:write')(c, async () => {
     await rateLimit(c.req.method === 'POST' ? 5 : 1)(c, next);

@@ -142,6 +142,44 @@ export const uploads = sqliteTable(
   (t) => [index('uploads_key_created').on(t.apiKeyId, t.createdAt), index('uploads_expiry').on(t.expiresAt).where(sql`${t.deletedAt} is null`)],
 );
 
+/**
+ * A resumable (tus) upload that has not ended yet, and for a while after it has (src/api/tus.ts). Its bytes so far
+ * are the blobs listed in `parts`, in order; `offset` is their total and the version every PATCH compares and sets,
+ * so of two PATCHes racing at one offset only one is counted. When the last byte arrives the parts become the
+ * upload row of the same id (`upload:<id>`) and `completed_at` is set; the sweep deletes a row and its parts once
+ * `expires_at` passes (a termination sets it to now).
+ */
+export const tusUploads = sqliteTable(
+  'tus_uploads',
+  {
+    id: text('id').primaryKey(),
+    apiKeyId: text('api_key_id').notNull(),
+    /** Upload-Length: the declared size, within the tier's upload_bytes. */
+    length: integer('length').notNull(),
+    offset: integer('offset').notNull().default(0),
+    /** The blobs holding bytes [0, offset), in order. */
+    parts: text('parts', { mode: 'json' }).$type<TusPart[]>().notNull(),
+    /** Upload-Metadata as the client sent it, echoed by HEAD. */
+    metadata: text('metadata'),
+    filename: text('filename'),
+    contentType: text('content_type'),
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    completedAt: integer('completed_at'),
+    /**
+     * Set with the last part: until then the request that counted it is copying the parts into the upload (and renews
+     * it as it goes). Past it with no completed_at, that request died; a PATCH sending the last bytes again takes over.
+     */
+    finishingUntil: integer('finishing_until'),
+  },
+  (t) => [index('tus_uploads_expiry').on(t.expiresAt)],
+);
+
+export interface TusPart {
+  key: string;
+  size: number;
+}
+
 export const presets = sqliteTable(
   'presets',
   {

@@ -11,6 +11,7 @@ import type { Db } from '../db/client.js';
 import { jobs, uploads, type Job } from '../db/schema.js';
 import type { Logger } from '../platform.js';
 import type { BlobStore } from './blob-store.js';
+import { sweepTusUploads } from './tus-store.js';
 
 export type Removal = 'expired' | 'deleted';
 
@@ -58,6 +59,8 @@ export async function sweepRetention(deps: { db: Db; blobs: BlobStore; clock: ()
     for (const job of due) if (await deleteJobOutputs(db, blobs, job, now, 'expired')) swept.outputs += 1;
     if (due.length < batch) break;
   }
+  // Unfinished resumable uploads past their Upload-Expires (tus expiration), with the same deps and clock.
+  await sweepTusUploads(deps, batch);
   if (swept.uploads + swept.outputs > 0) deps.log.info('retention sweep', swept);
   return swept;
 }

@@ -54,7 +54,7 @@ describe('the OpenAPI document', () => {
     expect(ids.filter((id) => !id)).toEqual([]);
     expect(new Set(ids).size).toBe(ids.length);
     const open = operations.filter((op) => Array.isArray(op.security) && op.security.length === 0).map((op) => `${op.method} ${op.path}`);
-    expect(open.sort()).toEqual(['get /api/v1/o/{token}/{name}', 'get /api/v1/openapi.json', 'get /health', 'get /health/ready']);
+    expect(open.sort()).toEqual(['get /api/v1/o/{token}/{name}', 'get /api/v1/openapi.json', 'get /health', 'get /health/ready', 'options /api/v1/uploads/tus']);
     for (const op of operations) expect(op.security, `${op.method} ${op.path}`).toBeDefined();
     // A server URL clients can use as it is: this one's origin unless FFEDGE_PUBLIC_URL says otherwise.
     expect(doc.servers).toEqual([{ url: new URL(server.url).origin, description: 'This service' }]);
