@@ -9,7 +9,8 @@ import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
-import { Upload, type PreviousUpload, type UrlStorage } from 'tus-js-client';
+import { Upload } from 'tus-js-client';
+import { memoryUrlStorage } from '../helpers/tus-storage.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tusUploads } from '../../src/db/schema.js';
 import { sweepRetention } from '../../src/storage/retention.js';
@@ -44,22 +45,6 @@ const stored = () => storedUploads(server.platform.db, join(server.dir, 'data', 
 const tusRows = async () => (await server.platform.db.select({ id: tusUploads.id }).from(tusUploads)).map((r) => r.id);
 const tus = (extra: Record<string, string> = {}) => api.headers({ 'tus-resumable': '1.0.0', ...extra });
 const b64 = (text: string) => Buffer.from(text).toString('base64');
-
-/** tus-js-client keeps nothing between runs on Node unless given a store: this one lives in memory. */
-function memoryUrlStorage(): UrlStorage {
-  const entries = new Map<string, PreviousUpload & { urlStorageKey: string }>();
-  let next = 0;
-  return {
-    findAllUploads: async () => [...entries.values()],
-    findUploadsByFingerprint: async (fingerprint) => [...entries.values()].filter((e) => e.urlStorageKey.startsWith(`${fingerprint}::`)),
-    removeUpload: async (key) => void entries.delete(key),
-    addUpload: async (fingerprint, upload) => {
-      const key = `${fingerprint}::${next++}`;
-      entries.set(key, { ...upload, urlStorageKey: key });
-      return key;
-    },
-  };
-}
 
 async function create(length: number, headers: Record<string, string> = {}): Promise<{ res: Response; url: string }> {
   const res = await server.fetch('/api/v1/uploads/tus', { method: 'POST', headers: tus({ 'upload-length': String(length), ...headers }) });

@@ -11,7 +11,8 @@ import { eq } from 'drizzle-orm';
 // The browser build: the package's Node build needs node:http.
 // @ts-expect-error -- a file of the package with no types of its own; typed below by the package's own declarations
 import { Upload as BrowserUpload } from 'tus-js-client/lib.esm/browser/index.js';
-import type { HttpRequest, HttpResponse, HttpStack, PreviousUpload, Upload as UploadType, UploadOptions, UrlStorage } from 'tus-js-client';
+import type { HttpRequest, HttpResponse, HttpStack, Upload as UploadType, UploadOptions } from 'tus-js-client';
+import { memoryUrlStorage } from '../helpers/tus-storage.js';
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/client.js';
 import * as schema from '../../src/db/schema.js';
@@ -52,21 +53,6 @@ class WorkerHttpStack implements HttpStack {
   getName() {
     return 'WorkerHttpStack';
   }
-}
-
-function memoryUrlStorage(): UrlStorage {
-  const entries = new Map<string, PreviousUpload & { urlStorageKey: string }>();
-  let next = 0;
-  return {
-    findAllUploads: async () => [...entries.values()],
-    findUploadsByFingerprint: async (fingerprint) => [...entries.values()].filter((e) => e.urlStorageKey.startsWith(`${fingerprint}::`)),
-    removeUpload: async (key) => void entries.delete(key),
-    addUpload: async (fingerprint, upload) => {
-      const key = `${fingerprint}::${next++}`;
-      entries.set(key, { ...upload, urlStorageKey: key });
-      return key;
-    },
-  };
 }
 
 const bytesOf = (total: number, seed = 0) => new Uint8Array(total).map((_, i) => (i * 7 + seed) % 251);

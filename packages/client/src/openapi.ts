@@ -54,6 +54,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/uploads/tus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** tus creation: start a resumable upload of Upload-Length bytes; the body may carry its first bytes */
+        post: operations["tusCreate"];
+        delete?: never;
+        /** tus discovery: the protocol version, extensions and the largest Upload-Length */
+        options: operations["tusOptions"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/uploads/tus/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** tus termination: end the upload and delete every byte of it, the finished upload’s file included */
+        delete: operations["tusTerminate"];
+        options?: never;
+        /** tus: how many bytes of the upload are stored (Upload-Offset), to resume from there */
+        head: operations["tusHead"];
+        /** tus: send bytes from Upload-Offset on; the last byte makes the upload `upload:<id>` */
+        patch: operations["tusPatch"];
+        trace?: never;
+    };
     "/api/v1/uploads": {
         parameters: {
             query?: never;
@@ -1744,6 +1781,572 @@ export interface operations {
             };
         };
     };
+    tusCreate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The protocol version; anything else is answered 412 */
+                "tus-resumable": "1.0.0";
+                /** @description The file’s size in bytes, at most the tier’s upload_bytes (else 413) */
+                "upload-length": string;
+                /** @description `filename <base64>,filetype <base64>`: the upload’s filename and content type */
+                "upload-metadata"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Bytes of the file from Upload-Offset on (as many as the client likes, not past Upload-Length) */
+        requestBody?: {
+            content: {
+                "application/offset+octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Created: `Location` is the upload’s URL, whose last segment is the id of the `upload:<id>` it becomes */
+            201: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    /** @description Bytes stored so far */
+                    "Upload-Offset"?: number;
+                    /** @description When an unfinished upload is deleted (HTTP-date) */
+                    "Upload-Expires"?: string;
+                    /** @description The upload’s URL */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or a field is invalid: `errors[]` points at each (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid (UNAUTHORIZED); comes with `WWW-Authenticate: Bearer` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this route needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A tus request without `Tus-Resumable: 1.0.0` (TUS_VERSION_UNSUPPORTED); `Tus-Version` says what is spoken */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit (TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a content type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited or at the concurrency quota (RATE_LIMITED, CONCURRENCY_LIMITED); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error of the service; the `instance` is the request id to quote (INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable right now (UNAVAILABLE); `Retry-After` says when to try again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Blob storage is full; nothing was stored (STORAGE_FULL) */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tusOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What this tus server supports */
+            204: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    /** @description 1.0.0 */
+                    "Tus-Version"?: string;
+                    /** @description creation,creation-with-upload,termination,expiration */
+                    "Tus-Extension"?: string;
+                    /** @description The largest Upload-Length (the default tier’s upload_bytes) */
+                    "Tus-Max-Size"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Rate limited or at the concurrency quota (RATE_LIMITED, CONCURRENCY_LIMITED); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error of the service; the `instance` is the request id to quote (INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tusTerminate: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The protocol version; anything else is answered 412 */
+                "tus-resumable": "1.0.0";
+            };
+            path: {
+                /** @description The upload id: `upload:<id>` once the last byte is in */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Terminated: nothing of it is stored */
+            204: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or a field is invalid: `errors[]` points at each (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid (UNAUTHORIZED); comes with `WWW-Authenticate: Bearer` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this route needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource for this key (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gone: the files were deleted at the end of their retention, or on request (OUTPUT_EXPIRED, OUTPUT_DELETED); an unfinished resumable upload expired (UPLOAD_EXPIRED) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A tus request without `Tus-Resumable: 1.0.0` (TUS_VERSION_UNSUPPORTED); `Tus-Version` says what is spoken */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited or at the concurrency quota (RATE_LIMITED, CONCURRENCY_LIMITED); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error of the service; the `instance` is the request id to quote (INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable right now (UNAVAILABLE); `Retry-After` says when to try again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tusHead: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The protocol version; anything else is answered 412 */
+                "tus-resumable": "1.0.0";
+            };
+            path: {
+                /** @description The upload id: `upload:<id>` once the last byte is in */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload’s offset and length; `Cache-Control: no-store` */
+            200: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    /** @description Bytes stored so far */
+                    "Upload-Offset"?: number;
+                    /** @description When an unfinished upload is deleted (HTTP-date) */
+                    "Upload-Expires"?: string;
+                    /** @description The declared size */
+                    "Upload-Length"?: number;
+                    /** @description As sent at creation */
+                    "Upload-Metadata"?: string;
+                    /** @description no-store */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or a field is invalid: `errors[]` points at each (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid (UNAUTHORIZED); comes with `WWW-Authenticate: Bearer` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this route needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource for this key (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gone: the files were deleted at the end of their retention, or on request (OUTPUT_EXPIRED, OUTPUT_DELETED); an unfinished resumable upload expired (UPLOAD_EXPIRED) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A tus request without `Tus-Resumable: 1.0.0` (TUS_VERSION_UNSUPPORTED); `Tus-Version` says what is spoken */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited or at the concurrency quota (RATE_LIMITED, CONCURRENCY_LIMITED); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error of the service; the `instance` is the request id to quote (INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    tusPatch: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The protocol version; anything else is answered 412 */
+                "tus-resumable": "1.0.0";
+                /** @description Where this body starts: the Upload-Offset of the last HEAD or PATCH (else 409) */
+                "upload-offset": string;
+            };
+            path: {
+                /** @description The upload id: `upload:<id>` once the last byte is in */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Bytes of the file from Upload-Offset on (as many as the client likes, not past Upload-Length) */
+        requestBody: {
+            content: {
+                "application/offset+octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Stored: `Upload-Offset` is the new offset; at Upload-Length the upload is complete */
+            204: {
+                headers: {
+                    /** @description 1.0.0 */
+                    "Tus-Resumable"?: string;
+                    /** @description Bytes stored so far */
+                    "Upload-Offset"?: number;
+                    /** @description When an unfinished upload is deleted (HTTP-date) */
+                    "Upload-Expires"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or a field is invalid: `errors[]` points at each (VALIDATION_FAILED, BAD_REQUEST) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No API key, or one that is not valid (UNAUTHORIZED); comes with `WWW-Authenticate: Bearer` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope this route needs (FORBIDDEN) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource for this key (NOT_FOUND) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Gone: the files were deleted at the end of their retention, or on request (OUTPUT_EXPIRED, OUTPUT_DELETED); an unfinished resumable upload expired (UPLOAD_EXPIRED) */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A tus request without `Tus-Resumable: 1.0.0` (TUS_VERSION_UNSUPPORTED); `Tus-Version` says what is spoken */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the limit (TOO_LARGE) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a content type this route takes (UNSUPPORTED_MEDIA_TYPE) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Valid, but cannot be done: a codec the container cannot hold, a limit of the tier, an unsafe URL; `errors[]` says which field */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limited or at the concurrency quota (RATE_LIMITED, CONCURRENCY_LIMITED); `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An error of the service; the `instance` is the request id to quote (INTERNAL) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unavailable right now (UNAVAILABLE); `Retry-After` says when to try again */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Blob storage is full; nothing was stored (STORAGE_FULL) */
+            507: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listUploads: {
         parameters: {
             query?: {
@@ -2140,7 +2743,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2260,7 +2863,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2371,7 +2974,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2580,7 +3183,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2845,7 +3448,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3179,7 +3782,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3290,7 +3893,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Gone: the files were deleted at the end of their retention, or on request (OUTPUT_EXPIRED, OUTPUT_DELETED) */
+            /** @description Gone: the files were deleted at the end of their retention, or on request (OUTPUT_EXPIRED, OUTPUT_DELETED); an unfinished resumable upload expired (UPLOAD_EXPIRED) */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -3481,7 +4084,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3844,7 +4447,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4040,7 +4643,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4152,7 +4755,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset */
+            /** @description In conflict with the current state: a finished job, an idempotency key used for another request, a built-in preset, a resumable upload’s offset (OFFSET_MISMATCH) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4242,7 +4845,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Gone: the files were deleted at the end of their retention, or on request (OUTPUT_EXPIRED, OUTPUT_DELETED) */
+            /** @description Gone: the files were deleted at the end of their retention, or on request (OUTPUT_EXPIRED, OUTPUT_DELETED); an unfinished resumable upload expired (UPLOAD_EXPIRED) */
             410: {
                 headers: {
                     [name: string]: unknown;
