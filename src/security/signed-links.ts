@@ -31,7 +31,9 @@ function fromBase64url(text: string): Uint8Array<ArrayBuffer> | null {
   const binary = atob(text.replaceAll('-', '+').replaceAll('_', '/'));
   const out = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
+  // One spelling per signature: the last character carries two unused bits, and a token that sets them must not
+  // pass as the token that does not (a changed link would otherwise still verify).
+  return base64url(out.buffer) === text ? out : null;
 }
 
 export async function signLink(secret: string, scope: LinkScope, jobId: string, keyId: string, expiresAtMs: number): Promise<string> {

@@ -62,8 +62,13 @@ describe('signed output links', () => {
 
   it('refuses a tampered link, one used for another name, and one of another job, saying it is not valid', async () => {
     const t = token();
-    const flipped = t.slice(0, -1) + (t.endsWith('A') ? 'B' : 'A');
+    // A changed character of the signature, and the same signature with the unused bits of its last character set.
+    const at = t.length - 10;
+    const flipped = t.slice(0, at) + (t[at] === 'A' ? 'B' : 'A') + t.slice(at + 1);
     await expectRefused(await server.fetch(`/api/v1/o/${flipped}/output.webm`), 'LINK_INVALID');
+    const last = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(t.at(-1)!);
+    const respelled = t.slice(0, -1) + 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[last ^ 1];
+    await expectRefused(await server.fetch(`/api/v1/o/${respelled}/output.webm`), 'LINK_INVALID');
     await expectRefused(await server.fetch(`/api/v1/o/${t}/other.webm`), 'LINK_INVALID');
     const [, expires, kid, prefix, sig] = t.split('.');
     const otherJob = '01938f5e-7c4a-7b3e-9b1a-2f6d7e8a9b0c';
