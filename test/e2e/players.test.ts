@@ -45,17 +45,7 @@ afterAll(async () => {
   await pages?.close();
 });
 
-async function packaged(format: 'hls' | 'dash'): Promise<JobView> {
-  const res = await server.fetch('/api/v1/stream', {
-    method: 'POST',
-    headers: api.headers({ 'content-type': 'application/json' }),
-    body: JSON.stringify({ input, format, segment_duration_s: 2, ladder: LADDER }),
-  });
-  expect(res.status).toBe(202);
-  const job = await api.waitFor(((await res.json()) as JobView).id, ['completed', 'failed'], 120_000);
-  expect(job.error).toBeNull();
-  return job;
-}
+const packaged = (format: 'hls' | 'dash'): Promise<JobView> => api.streamed({ input, format, segment_duration_s: 2, ladder: LADDER });
 
 async function page(): Promise<Page> {
   const p = await browser.newPage();

@@ -29,14 +29,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => server?.close());
 
-async function stream(body: Record<string, unknown>): Promise<JobView & { result: Record<string, any> }> {
-  const res = await server.fetch('/api/v1/stream', { method: 'POST', headers: api.headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) });
-  expect(res.status, await res.clone().text()).toBe(202);
-  const job = (await res.json()) as JobView;
-  const done = await api.waitFor(job.id, ['completed', 'failed'], 240_000);
-  expect(done.error).toBeNull();
-  return done as JobView & { result: Record<string, any> };
-}
+const stream = (body: Record<string, unknown>) => api.streamed(body, 240_000);
 
 async function problem(body: Record<string, unknown>): Promise<{ status: number; body: any }> {
   const res = await server.fetch('/api/v1/stream', { method: 'POST', headers: api.headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) });

@@ -33,14 +33,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => server?.close());
 
-async function stream(body: Record<string, unknown>): Promise<JobView & { result: Record<string, any> }> {
-  const res = await server.fetch('/api/v1/stream', { method: 'POST', headers: api.headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) });
-  expect(res.status, await res.clone().text()).toBe(202);
-  const job = (await res.json()) as JobView;
-  const done = await api.waitFor(job.id, ['completed', 'failed'], 120_000);
-  expect(done.error).toBeNull();
-  return done as JobView & { result: Record<string, any> };
-}
+const stream = (body: Record<string, unknown>) => api.streamed(body, 120_000);
 
 async function fetchText(job: JobView, name: string): Promise<string> {
   const output = job.outputs.find((o) => o.name === name);

@@ -34,6 +34,14 @@ export function client(server: { fetch: TestServer['fetch'] }, key: string) {
       if (res.status !== 201) throw new Error(`upload: ${res.status} ${await res.text()}`);
       return ((await res.json()) as { uri: string }).uri;
     },
+    /** POST /stream, then waits for the job to finish and expects it completed. */
+    async streamed(body: Record<string, unknown>, timeoutMs = 120_000): Promise<JobView & { result: Record<string, any> }> {
+      const res = await server.fetch('/api/v1/stream', { method: 'POST', headers: headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) });
+      if (res.status !== 202) throw new Error(`stream: ${res.status} ${await res.text()}`);
+      const done = await this.waitFor(((await res.json()) as JobView).id, ['completed', 'failed'], timeoutMs);
+      expect(done.error).toBeNull();
+      return done as JobView & { result: Record<string, any> };
+    },
     async convert(body: Record<string, unknown>): Promise<JobView> {
       const res = await server.fetch('/api/v1/convert', {
         method: 'POST',
