@@ -82,7 +82,7 @@ export class JobCoordinator extends DurableObject<WorkerEnv> {
         db: drizzle(this.env.DB, { schema }) as unknown as Db,
         config,
         blobs,
-        workspace: streamWorkspace({ inputs: storageInputs(blobs), engines, log: consoleLogger }),
+        workspace: streamWorkspace({ inputs: storageInputs(blobs, {}), engines, log: consoleLogger }),
       };
     }
     return this.services;

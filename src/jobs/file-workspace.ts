@@ -69,7 +69,7 @@ export function fileWorkspace(options: FileWorkspaceOptions): Workspace {
       let closed: Promise<void> | null = null;
       return {
         async addInput(input, budget, limit) {
-          const opened = await options.inputs.open(input.uri);
+          const opened = await options.inputs.open(input.uri, budget);
           if (opened.size > budget) throw inputTooLarge(limit);
           inputs.add(input.file);
           return materialise(opened, join(dir, input.file), { budget, limit, signal });

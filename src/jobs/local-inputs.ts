@@ -23,7 +23,7 @@ export function localInputs(root: string): LocalOpener {
     });
     return {
       size: first.size,
-      async open() {
+      async open(range) {
         const handle = await open(source, 'r').catch(() => {
           throw unreadable();
         });
@@ -34,7 +34,12 @@ export function localInputs(root: string): LocalOpener {
           throw unreadable();
         }
         // The handle closes when the stream ends or is cancelled.
-        return Readable.toWeb(handle.createReadStream()) as ReadableStream<Uint8Array>;
+        const bounds = range ? { start: range.offset, ...(range.length === undefined ? {} : { end: range.offset + range.length - 1 }) } : {};
+        if (range?.length === 0) {
+          await handle.close();
+          return new Blob([]).stream();
+        }
+        return Readable.toWeb(handle.createReadStream(bounds)) as ReadableStream<Uint8Array>;
       },
     };
   };

@@ -58,7 +58,7 @@ export function streamWorkspace(options: StreamWorkspaceOptions): Workspace {
       };
       return {
         async addInput(input, budget, limit) {
-          const opened = await options.inputs.open(input.uri);
+          const opened = await options.inputs.open(input.uri, budget);
           if (opened.size > budget) throw inputTooLarge(limit);
           inputs.set(input.file, opened);
           return opened.size;

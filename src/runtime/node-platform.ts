@@ -117,7 +117,8 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     sweepRetention({ db, blobs, clock, log }).catch((error: unknown) => log.error('retention sweep failed', { error: error instanceof Error ? error.message : String(error) }));
   }, config.retentionSweepMs);
   retention.unref();
-  const inputs = storageInputs(blobs, config.localRoot ? localInputs(config.localRoot) : undefined);
+  const profiles: import('../storage/profiles.js').StorageProfiles | undefined = undefined;
+  const inputs = storageInputs(blobs, { ...(config.localRoot ? { local: localInputs(config.localRoot) } : {}), ...(profiles ? { profiles } : {}) });
   const attempts: AttemptDeps = {
     db,
     blobs,
@@ -216,7 +217,7 @@ export async function createNodePlatform(options: NodePlatformOptions = {}): Pro
     },
     routing: () => engines.profiles(),
     async probeInput(uri, signal) {
-      return probeInput({ blobs, config, engine: await engines.preferred(), tmpRoot }, uri, signal);
+      return probeInput({ inputs, engine: await engines.preferred(), tmpRoot }, uri, signal);
     },
     config,
     clock,
