@@ -6,12 +6,21 @@ export interface BlobInfo {
   key: string;
   size: number;
   contentType?: string;
+  /** Who wrote the object (PutOptions.writer), where the store keeps it (S3, R2). */
+  writer?: string;
 }
 
 export interface PutOptions {
   /** Refuse (BlobTooLargeError) as soon as more than this many bytes arrive; nothing is left behind. */
   maxBytes?: number;
   contentType?: string;
+  /**
+   * Create only: the write fails with BlobExistsError when an object is at the key, decided by the store in the
+   * write itself (exclusive link, `If-None-Match: *`, R2 `onlyIf`), never by a look before it (audit #3).
+   */
+  ifAbsent?: boolean;
+  /** Kept with the object where the store has metadata (a job id: whose object a destination key holds). */
+  writer?: string;
 }
 
 export interface PutResult extends BlobInfo {
@@ -25,7 +34,10 @@ export interface ByteRange {
 }
 
 export interface BlobStore {
-  /** Writes atomically: readers see the whole object or nothing. A second put of the same key replaces it whole. */
+  /**
+   * Writes atomically: readers see the whole object or nothing. A second put of the same key replaces it whole,
+   * unless `ifAbsent`: then of two writers one wins and the other gets BlobExistsError.
+   */
   put(key: string, body: ReadableStream<Uint8Array>, options?: PutOptions): Promise<PutResult>;
   get(key: string, range?: ByteRange): Promise<{ body: ReadableStream<Uint8Array>; info: BlobInfo } | null>;
   head(key: string): Promise<BlobInfo | null>;
@@ -38,6 +50,14 @@ export class BlobTooLargeError extends Error {
   constructor(readonly limit: number) {
     super(`blob exceeds ${limit} bytes`);
     this.name = 'BlobTooLargeError';
+  }
+}
+
+/** A create-only put found an object at its key; nothing was written. */
+export class BlobExistsError extends Error {
+  constructor() {
+    super('an object already exists at this key');
+    this.name = 'BlobExistsError';
   }
 }
 

@@ -4,11 +4,11 @@
  * succeeds, instead of every request and attempt waiting on a store that is down. Readiness lists the open breaker.
  *
  * Only the store's own failures count. A write can fail because of what it was given (a client's upload cut off, a
- * body over its limit) or because there is no room (StorageFullError, which has its own answer): those pass through
+ * body over its limit, a create-only key taken) or because there is no room (StorageFullError, which has its own answer): those pass through
  * without counting, so no client can open the breaker for everyone by sending broken uploads.
  */
 import { BreakerOpenError, type Breaker } from '../delivery/breakers.js';
-import { BlobTooLargeError, StorageFullError, type BlobStore } from './blob-store.js';
+import { BlobExistsError, BlobTooLargeError, StorageFullError, type BlobStore } from './blob-store.js';
 
 export class StoreUnavailableError extends Error {
   constructor(options?: { cause?: unknown }) {
@@ -31,7 +31,7 @@ export function guardedBlobStore(store: BlobStore, breaker: Breaker): BlobStore 
           return await call();
         } catch (error) {
           if (error instanceof NotTheStore) return error;
-          if (error instanceof BlobTooLargeError || error instanceof StorageFullError) return new NotTheStore(error);
+          if (error instanceof BlobTooLargeError || error instanceof StorageFullError || error instanceof BlobExistsError) return new NotTheStore(error);
           throw error;
         }
       });

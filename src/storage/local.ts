@@ -3,16 +3,17 @@
  *
  * Writes go to a uniquely named temp file beside the target, created exclusively, then fsync + rename: a reader
  * opens either the previous whole file or the new whole file, never a partial one, and of racing writers the last
- * rename wins whole. Temp names start with `~`, which no blob key may contain, so a key can never address one.
+ * rename wins whole. A create-only put (ifAbsent) links the temp file to the target instead, which fails if the name
+ * is taken: of racing creators one wins, the others get BlobExistsError. Temp names start with `~`, which no blob key may contain, so a key can never address one.
  *
  * Content type is not stored here. A sidecar file could not be replaced in the same atomic step as the data, so
  * racing writers could pair one body with another's type; the database rows that name a blob (uploads, job
  * outputs) are the source of truth for its type and name. `head`/`get` return no contentType.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { link, mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { BlobTooLargeError, StorageFullError, type BlobInfo, type BlobStore, type ByteRange, type PutOptions, type PutResult } from './blob-store.js';
+import { BlobExistsError, BlobTooLargeError, StorageFullError, type BlobInfo, type BlobStore, type ByteRange, type PutOptions, type PutResult } from './blob-store.js';
 import { assertBlobKey, healthProbeKey } from './keys.js';
 
 /** Size of each read when streaming a file out; also the most one pending chunk holds. */
@@ -141,7 +142,18 @@ export function createLocalBlobStore(root: string): BlobStore {
       await file.sync();
       await file.close();
       file = undefined;
-      await rename(temp, target);
+      if (options.ifAbsent) {
+        // link() creates the name only if it is free, in one step: of racing writers exactly one succeeds.
+        try {
+          await link(temp, target);
+        } catch (error) {
+          if (isErrno(error, 'EEXIST')) throw new BlobExistsError();
+          throw error;
+        }
+        await removeIfPresent(temp);
+      } else {
+        await rename(temp, target);
+      }
       temp = undefined;
       await syncDirectory(dir);
       return { key, size, sha256: hash.digest('hex') };

@@ -8,7 +8,7 @@
  * segments, so no key can name an object outside it (audit #34).
  */
 import type { BlobStore } from './blob-store.js';
-import { bucketKeyProblem, type BucketScheme } from './uri.js';
+import { bucketKeyProblem, isProfileName, type BucketScheme } from './uri.js';
 
 export interface StorageProfile {
   name: string;
@@ -64,4 +64,79 @@ export function storageProfiles(profiles: readonly StorageProfile[]): StoragePro
     get: (scheme, name) => byId.get(`${scheme}:${name}`),
     list: () => [...profiles],
   };
+}
+
+/** One profile as the operator configured it (FFEDGE_STORAGE_<NAME>_*). Secrets stay here and in the store. */
+export interface S3ProfileConfig {
+  name: string;
+  endpoint: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  prefix: string;
+  urlStyle: 'path' | 'virtual';
+  keys: '*' | ReadonlySet<string>;
+  partBytes?: number;
+}
+
+const SETTINGS = ['ENDPOINT', 'REGION', 'BUCKET', 'ACCESS_KEY_ID', 'SECRET_ACCESS_KEY', 'PREFIX', 'URL_STYLE', 'KEYS', 'PART_MB'] as const;
+const STORAGE_VARIABLE = /^FFEDGE_STORAGE_([A-Z0-9]+(?:_[A-Z0-9]+)*)$/;
+
+/**
+ * The S3 profiles of an environment: FFEDGE_STORAGE_<NAME>_ENDPOINT / _REGION / _BUCKET / _ACCESS_KEY_ID /
+ * _SECRET_ACCESS_KEY / _PREFIX / _URL_STYLE / _KEYS / _PART_MB. `<NAME>` becomes the profile's name in lower case
+ * (`_` becomes `-`). `_KEYS` lists the API key ids (the `<id>` of `ffe_<id>_<secret>`) that may use it, or `*`;
+ * without it no key may. A profile with a missing or invalid setting stops the start, naming the variable.
+ */
+export function loadS3Profiles(env: Record<string, string | undefined>): S3ProfileConfig[] {
+  const names = new Set<string>();
+  for (const variable of Object.keys(env)) {
+    const rest = STORAGE_VARIABLE.exec(variable)?.[1];
+    if (!rest || env[variable] === undefined || env[variable] === '') continue;
+    const setting = [...SETTINGS].sort((a, b) => b.length - a.length).find((name) => rest.endsWith(`_${name}`));
+    if (!setting) throw new Error(`${variable}: unknown storage setting (use one of ${SETTINGS.join(', ')})`);
+    names.add(rest.slice(0, -setting.length - 1));
+  }
+  return [...names].sort().map((upper) => {
+    const get = (setting: (typeof SETTINGS)[number]) => env[`FFEDGE_STORAGE_${upper}_${setting}`]?.trim() || undefined;
+    const need = (setting: (typeof SETTINGS)[number]) => {
+      const value = get(setting);
+      if (!value) throw new Error(`FFEDGE_STORAGE_${upper}_${setting} is required for the storage profile ${upper.toLowerCase()}`);
+      return value;
+    };
+    const name = upper.toLowerCase().replace(/_/g, '-');
+    if (!isProfileName(name)) throw new Error(`FFEDGE_STORAGE_${upper}_*: a profile name is 1 to 32 letters, digits or _`);
+    const endpoint = need('ENDPOINT');
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw new Error(`FFEDGE_STORAGE_${upper}_ENDPOINT is not a URL`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`FFEDGE_STORAGE_${upper}_ENDPOINT must be http(s)`);
+    if (url.username || url.password) throw new Error(`FFEDGE_STORAGE_${upper}_ENDPOINT must not carry credentials (use _ACCESS_KEY_ID and _SECRET_ACCESS_KEY)`);
+    let prefix = get('PREFIX') ?? '';
+    if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
+    const style = get('URL_STYLE') ?? 'path';
+    if (style !== 'path' && style !== 'virtual') throw new Error(`FFEDGE_STORAGE_${upper}_URL_STYLE is path or virtual`);
+    const keys = get('KEYS');
+    const partMb = get('PART_MB');
+    const partBytes = partMb === undefined ? undefined : Number(partMb) * 1024 * 1024;
+    if (partBytes !== undefined && (!Number.isSafeInteger(partBytes) || partBytes < 5 * 1024 * 1024 || partBytes > 512 * 1024 * 1024)) {
+      throw new Error(`FFEDGE_STORAGE_${upper}_PART_MB is a whole number from 5 to 512`);
+    }
+    return {
+      name,
+      endpoint: url.href,
+      region: get('REGION') ?? 'auto',
+      bucket: need('BUCKET'),
+      accessKeyId: need('ACCESS_KEY_ID'),
+      secretAccessKey: need('SECRET_ACCESS_KEY'),
+      prefix,
+      urlStyle: style,
+      keys: keys === undefined ? new Set<string>() : keys === '*' ? '*' : new Set(keys.split(',').map((id) => id.trim()).filter(Boolean)),
+      ...(partBytes !== undefined ? { partBytes } : {}),
+    };
+  });
 }
